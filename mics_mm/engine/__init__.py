@@ -1,0 +1,3 @@
+from . import hooks, optimizers, wrappers  # noqa: F401
+
+__all__ = []

@@ -1,0 +1,3 @@
+from . import backbones, heads, necks, selfsup  # noqa: F401
+
+__all__ = []
