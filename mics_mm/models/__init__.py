@@ -1,3 +1,4 @@
-from . import backbones, heads, necks, selfsup  # noqa: F401
+from . import backbones, discriminators, heads, necks, selfsup  # noqa: F401
+from .data_preprocessor import MicsDataPreprocessor
 
-__all__ = []
+__all__ = ['MicsDataPreprocessor']

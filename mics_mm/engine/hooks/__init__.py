@@ -1,1 +1,3 @@
-__all__ = []
+from .alpha_warmup_hook import MicsAlphaWarmupHook
+
+__all__ = ['MicsAlphaWarmupHook']

@@ -1,1 +1,3 @@
-__all__ = []
+from .multi_optim_constructor import MicsMultiOptimWrapperConstructor
+
+__all__ = ['MicsMultiOptimWrapperConstructor']

@@ -1,1 +1,3 @@
-__all__ = []
+from .masked_resnet import MicsMaskedResNet
+
+__all__ = ['MicsMaskedResNet']

@@ -1,1 +1,3 @@
-__all__ = []
+from .mics import MICS
+
+__all__ = ['MICS']

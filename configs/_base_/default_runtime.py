@@ -1,0 +1,31 @@
+# Runtime shared by every mics_mm config.
+default_scope = 'mmpretrain'
+# Registers mics_mm's modules and applies its compatibility fixes; this is
+# what lets mmpretrain's own packaged tools/train.py run these configs.
+custom_imports = dict(imports=['mics_mm'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # NCCL on GPUs; mics_mm.compat switches to gloo when no GPU is present.
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_level = 'INFO'
+log_processor = dict(window_size=10)
+load_from = None
+resume = False
+# Seed of the public MICS code.
+randomness = dict(seed=1234, deterministic=False)

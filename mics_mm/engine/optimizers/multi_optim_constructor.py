@@ -1,0 +1,81 @@
+"""Several optimizer wrappers for one model (encoder + discriminator)."""
+from typing import Dict
+
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+from torch import nn
+
+from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class MicsMultiOptimWrapperConstructor:
+    """Build an ``OptimWrapperDict`` with one wrapper per part of a model.
+
+    Config form::
+
+        optim_wrapper = dict(
+            constructor='MicsMultiOptimWrapperConstructor',
+            generator=dict(type='OptimWrapper', optimizer=dict(...)),
+            discriminator=dict(type='OptimWrapper', optimizer=dict(...)))
+
+    Every key except ``rest_key`` names a direct submodule of the model,
+    whose parameters that wrapper alone updates; ``rest_key`` ('generator')
+    gets every other top-level submodule. Each sub-config is built by
+    mmengine's ``DefaultOptimWrapperConstructor`` (so ``paramwise_cfg``,
+    ``clip_grad``, ``AmpOptimWrapper`` work as usual), and parameter names
+    keep their model prefix (``backbone.``, ...) for ``custom_keys``.
+
+    Args:
+        optim_wrapper_cfg (dict): The sub-configs keyed by name.
+        paramwise_cfg (dict, optional): Must be None: give it inside each
+            sub-config.
+        rest_key (str): Name of the wrapper that takes the remaining
+            submodules. Defaults to 'generator'.
+    """
+
+    def __init__(self,
+                 optim_wrapper_cfg: dict,
+                 paramwise_cfg: dict = None,
+                 rest_key: str = 'generator') -> None:
+        if paramwise_cfg is not None:
+            raise ValueError('MicsMultiOptimWrapperConstructor: put '
+                             '`paramwise_cfg` inside each sub-config.')
+        if rest_key not in optim_wrapper_cfg:
+            raise KeyError(f'MicsMultiOptimWrapperConstructor: needs a '
+                           f'{rest_key!r} entry, got '
+                           f'{sorted(optim_wrapper_cfg)}.')
+        self.cfgs = optim_wrapper_cfg
+        self.rest_key = rest_key
+
+    def __call__(self, model: nn.Module) -> OptimWrapperDict:
+        if hasattr(model, 'module'):
+            model = model.module
+        children = dict(model.named_children())
+        own = [n for n, _ in model.named_parameters(recurse=False)]
+        if own:
+            raise ValueError('MicsMultiOptimWrapperConstructor: the model has '
+                             f'parameters outside submodules: {own}.')
+        claimed = [k for k in self.cfgs if k != self.rest_key]
+        for name in claimed:
+            if name not in children:
+                raise KeyError(
+                    f'MicsMultiOptimWrapperConstructor: optim_wrapper key '
+                    f'{name!r} is not a submodule of '
+                    f'{type(model).__name__} (has {sorted(children)}).')
+        parts: Dict[str, nn.Module] = {}
+        rest = nn.Module()
+        for name, child in children.items():
+            if name in claimed:
+                part = nn.Module()
+                part.add_module(name, child)
+                parts[name] = part
+            else:
+                rest.add_module(name, child)
+        parts[self.rest_key] = rest
+        wrappers = {}
+        for name, cfg in self.cfgs.items():
+            cfg = dict(cfg)
+            paramwise = cfg.pop('paramwise_cfg', None)
+            wrappers[name] = DefaultOptimWrapperConstructor(
+                cfg, paramwise)(parts[name])
+        return OptimWrapperDict(**wrappers)

@@ -1,0 +1,151 @@
+"""Transformer discriminator with L2-distance attention (MICS aligned loss)."""
+import math
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import nn
+
+from mmpretrain.registry import MODELS
+
+
+class SpectralScaledLinear(nn.Linear):
+    r"""Linear layer with spectral normalisation rescaled to its init norm.
+
+    The weight used is :math:`W \sigma_0 / \sigma(W)` where :math:`\sigma(W)`
+    is estimated by one power iteration per training step and
+    :math:`\sigma_0` is the spectral norm at initialisation ("improved
+    spectral normalisation" of ViTGAN), keeping the layer's Lipschitz
+    constant fixed without shrinking it to 1. Power-iteration vectors are
+    cloned before use, so several forwards before one backward are safe.
+    """
+
+    def __init__(self, in_features: int, out_features: int,
+                 bias: bool = True) -> None:
+        super().__init__(in_features, out_features, bias=bias)
+        self.register_buffer('u', F.normalize(torch.randn(out_features), dim=0))
+        self.register_buffer('sigma0', torch.ones(()))
+
+    def reset_sigma0(self) -> None:
+        """Set :math:`\\sigma_0` to the current exact spectral norm."""
+        with torch.no_grad():
+            self.sigma0.fill_(torch.linalg.matrix_norm(self.weight, ord=2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight
+        with torch.no_grad():
+            v = F.normalize(w.t() @ self.u, dim=0)
+            u = F.normalize(w @ v, dim=0)
+            if self.training:
+                self.u.copy_(u)
+            u, v = u.clone(), v.clone()
+        sigma = torch.dot(u, w @ v)
+        return F.linear(x, w * (self.sigma0 / sigma), self.bias)
+
+
+class L2Attention(nn.Module):
+    r"""Multi-head self-attention with L2-distance logits and tied Q = K.
+
+    :math:`A_{ij} = \mathrm{softmax}_j(-\lVert q_i - k_j \rVert^2 /
+    \sqrt{d})` with :math:`W_q = W_k`, which makes self-attention Lipschitz
+    (Kim et al., 2021), as in MICS' released discriminator.
+    """
+
+    def __init__(self, dims: int, num_heads: int) -> None:
+        super().__init__()
+        if dims % num_heads:
+            raise ValueError(f'L2Attention: dims={dims} is not divisible by '
+                             f'num_heads={num_heads}.')
+        self.num_heads = num_heads
+        self.head_dims = dims // num_heads
+        self.qk = SpectralScaledLinear(dims, dims, bias=False)
+        self.v = SpectralScaledLinear(dims, dims, bias=False)
+        self.proj = SpectralScaledLinear(dims, dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, length, dims = x.shape
+        shape = (n, length, self.num_heads, self.head_dims)
+        q = self.qk(x).view(shape).transpose(1, 2)  # (N, h, L, d)
+        v = self.v(x).view(shape).transpose(1, 2)
+        sq = q.pow(2).sum(-1)
+        dist = sq.unsqueeze(-1) + sq.unsqueeze(-2) - 2 * q @ q.transpose(-2, -1)
+        attn = torch.softmax(-dist / math.sqrt(self.head_dims), dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(n, length, dims)
+        return self.proj(out)
+
+
+class L2AttentionBlock(nn.Module):
+    """Pre-norm transformer block with :class:`L2Attention`."""
+
+    def __init__(self, dims: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        hidden = int(dims * mlp_ratio)
+        self.norm1 = nn.LayerNorm(dims)
+        self.attn = L2Attention(dims, num_heads)
+        self.norm2 = nn.LayerNorm(dims)
+        self.mlp = nn.Sequential(
+            SpectralScaledLinear(dims, hidden), nn.GELU(),
+            SpectralScaledLinear(hidden, dims))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+@MODELS.register_module()
+class MicsL2AttnDiscriminator(BaseModule):
+    """Modality discriminator over an encoder's tokens.
+
+    The released MICS discriminator is a 6-block transformer with
+    L2-distance attention and spectral scaling (METHODS.md §1, item 3). It
+    receives a ``(N, L, C)`` token sequence (ViT tokens, or a CNN feature map
+    flattened to ``H * W`` tokens), projects it to ``embed_dims``, prepends a
+    learnable class token, runs the blocks and predicts one logit per
+    modality from the class token. Tokens carry no position embedding: the
+    decision is about the modality's appearance, not where it is.
+
+    Args:
+        in_channels (int): Channel dimension of the incoming tokens.
+        num_modalities (int): Number of output logits. Defaults to 2.
+        embed_dims (int): Width of the transformer. Defaults to 256.
+        depth (int): Number of blocks. Defaults to 6.
+        num_heads (int): Attention heads. Defaults to 4.
+        mlp_ratio (float): Hidden width of the MLPs. Defaults to 2.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_modalities: int = 2,
+                 embed_dims: int = 256,
+                 depth: int = 6,
+                 num_heads: int = 4,
+                 mlp_ratio: float = 2.,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_proj = SpectralScaledLinear(in_channels, embed_dims)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.blocks = nn.ModuleList([
+            L2AttentionBlock(embed_dims, num_heads, mlp_ratio)
+            for _ in range(depth)
+        ])
+        self.norm = nn.LayerNorm(embed_dims)
+        self.fc = nn.Linear(embed_dims, num_modalities)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        nn.init.normal_(self.cls_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, SpectralScaledLinear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+                m.reset_sigma0()
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Return ``(N, num_modalities)`` logits for ``(N, L, C)`` tokens."""
+        x = self.in_proj(tokens)
+        x = torch.cat([self.cls_token.expand(x.size(0), -1, -1), x], dim=1)
+        for block in self.blocks:
+            x = block(x)
+        return self.fc(self.norm(x[:, 0]))

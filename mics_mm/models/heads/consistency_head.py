@@ -1,0 +1,155 @@
+"""Consistency loss of MICS: cross-modal contrast with a momentum queue."""
+from itertools import permutations
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.dist import all_gather
+from mmengine.model import BaseModule
+from torch import nn
+
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class MicsConsistencyHead(BaseModule):
+    r"""Cross-modal contrastive loss with momentum features and a queue.
+
+    MICS' *consistency* loss (METHODS.md §1, "Pre-training" item 1 and
+    decision 5), the image-text contrastive loss of ALBEF with one modality
+    standing in for the text. For an ordered pair of modalities :math:`(a,
+    b)`, online features :math:`z^a_i` and momentum features
+    :math:`\hat z^b_j` (L2-normalised), the keys are the batch's momentum
+    features of :math:`b` followed by the queue :math:`Q^b`:
+
+    .. math::
+
+        s_{ij} = z^a_i \cdot k^b_j / \tau, \quad
+        \hat s_{ij} = \hat z^a_i \cdot k^b_j / \tau, \quad
+        y_{ij} = \alpha\, \mathrm{softmax}_j(\hat s_{ij})
+                 + (1 - \alpha)\, [i = j],
+
+        \mathcal{L}_{a \to b} = -\frac{1}{B} \sum_i \sum_j y_{ij}
+                                \log \mathrm{softmax}_j(s_{ij}).
+
+    The loss is the mean over all ordered pairs of modalities, which for
+    ``('wli', 'nbi')`` is :math:`(\mathcal{L}_{w \to n} + \mathcal{L}_{n \to
+    w}) / 2` as in the public code. The temperature :math:`\tau` is learnable
+    (init 0.07) and clamped to ``temperature_range`` (0.001-0.5) before each
+    use. :math:`\alpha` is ``alpha * alpha_scale``; ``MicsAlphaWarmupHook``
+    ramps ``alpha_scale`` from 0 to 1 over the first epoch as the public code
+    does (without the hook ``alpha_scale`` stays 1). After the loss, the
+    momentum features of every rank are enqueued (first in, first out).
+
+    Deviation: the queue is initialised with random unit vectors as in the
+    public code, but its size is a config value (default 65,536) so that it
+    can be made smaller than a small data set.
+
+    Args:
+        feat_dim (int): Dimension of the projected features. Defaults to 256.
+        num_modalities (int): Number of modalities. Defaults to 2.
+        queue_size (int): Length of each modality's feature queue; 0 uses the
+            batch only. Defaults to 65536.
+        temperature (float): Initial temperature. Defaults to 0.07.
+        temperature_range (tuple[float, float]): Clamp range of the
+            temperature. Defaults to (0.001, 0.5).
+        learnable_temperature (bool): Whether the temperature is a learned
+            parameter. Defaults to True.
+        alpha (float): Weight of the momentum-distilled soft targets.
+            Defaults to 0.4.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 feat_dim: int = 256,
+                 num_modalities: int = 2,
+                 queue_size: int = 65536,
+                 temperature: float = 0.07,
+                 temperature_range: Tuple[float, float] = (0.001, 0.5),
+                 learnable_temperature: bool = True,
+                 alpha: float = 0.4,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_modalities < 2:
+            raise ValueError('MicsConsistencyHead: needs at least two '
+                             f'modalities, got num_modalities={num_modalities}.')
+        if queue_size < 0:
+            raise ValueError(f'MicsConsistencyHead: queue_size must be >= 0, '
+                             f'got {queue_size}.')
+        self.num_modalities = num_modalities
+        self.queue_size = queue_size
+        self.temperature_range = tuple(temperature_range)
+        self.alpha = alpha
+        self.alpha_scale = 1.0
+        temp = torch.tensor(float(temperature))
+        if learnable_temperature:
+            self.temperature = nn.Parameter(temp)
+        else:
+            self.register_buffer('temperature', temp)
+        queue = F.normalize(
+            torch.randn(num_modalities, queue_size, feat_dim), dim=-1)
+        self.register_buffer('queue', queue)
+        self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
+
+    def _keys(self, momentum: torch.Tensor, modality: int) -> torch.Tensor:
+        """Batch momentum features of one modality followed by its queue."""
+        return torch.cat([momentum, self.queue[modality].clone()], dim=0)
+
+    def loss(self, feats: Sequence[torch.Tensor],
+             momentum_feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Compute the consistency loss and update the queues.
+
+        Args:
+            feats (Sequence[Tensor]): Online projections, one ``(B, D)``
+                tensor per modality.
+            momentum_feats (Sequence[Tensor]): Momentum-encoder projections,
+                same layout (no gradient needed).
+
+        Returns:
+            Tensor: The scalar loss (unweighted).
+        """
+        if len(feats) != self.num_modalities or len(momentum_feats) != len(
+                feats):
+            raise ValueError(
+                f'MicsConsistencyHead: expected {self.num_modalities} '
+                f'modalities, got {len(feats)} online and '
+                f'{len(momentum_feats)} momentum features.')
+        with torch.no_grad():
+            if isinstance(self.temperature, nn.Parameter):
+                self.temperature.clamp_(*self.temperature_range)
+        temp = self.temperature
+        alpha = self.alpha * self.alpha_scale
+        feats = [F.normalize(f, dim=-1) for f in feats]
+        with torch.no_grad():
+            momentum_feats = [
+                F.normalize(f.detach(), dim=-1) for f in momentum_feats
+            ]
+            keys = [
+                self._keys(m, i) for i, m in enumerate(momentum_feats)
+            ]
+        total = 0.
+        pairs = list(permutations(range(self.num_modalities), 2))
+        for a, b in pairs:
+            logits = feats[a] @ keys[b].t() / temp
+            with torch.no_grad():
+                soft = F.softmax(momentum_feats[a] @ keys[b].t() / temp, 1)
+                hard = torch.zeros_like(soft)
+                hard.fill_diagonal_(1.0)
+                targets = alpha * soft + (1 - alpha) * hard
+            total = total - (F.log_softmax(logits, dim=1) *
+                             targets).sum(dim=1).mean()
+        self._enqueue(momentum_feats)
+        return total / len(pairs)
+
+    @torch.no_grad()
+    def _enqueue(self, momentum_feats: Sequence[torch.Tensor]) -> None:
+        """Push every rank's momentum features into the queues (FIFO)."""
+        if self.queue_size == 0:
+            return
+        batch = torch.stack(list(momentum_feats))  # (M, B, D)
+        batch = torch.cat(all_gather(batch), dim=1)[:, -self.queue_size:]
+        n = batch.size(1)
+        ptr = int(self.queue_ptr)
+        idx = (torch.arange(n, device=batch.device) + ptr) % self.queue_size
+        self.queue[:, idx] = batch.to(self.queue.dtype)
+        self.queue_ptr.fill_((ptr + n) % self.queue_size)

@@ -1,0 +1,3 @@
+from .masking import random_patch_mask
+
+__all__ = ['random_patch_mask']
