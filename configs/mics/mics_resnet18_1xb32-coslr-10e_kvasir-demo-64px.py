@@ -58,3 +58,4 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(interval=1), checkpoint=dict(interval=5, max_keep_ckpts=2))
+log_processor = dict(window_size=1)
