@@ -1,0 +1,71 @@
+"""Every config in configs/ loads, builds its model and optimizer, and its
+dataset reads the (synthetic) demo data."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.optim import OptimWrapperDict, build_optim_wrapper
+
+from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.datasets.splits import make_splits
+from mmpretrain.registry import DATASETS, HOOKS, MODEL_WRAPPERS, MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                         recursive=True) if '_base_' not in p)
+# The ViT-B/16 models are large; building one of them proves the rest.
+HEAVY = ('vit-base', 'pretrain_kvasir.py')
+
+
+@pytest.fixture(scope='module')
+def demo_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('demo') / 'kvasir_demo_synthetic'
+    make_demo_kvasir(root, per_class=6, size=64, seed=0)
+    make_splits(str(root), seed=0)
+    return str(root)
+
+
+def test_configs_found():
+    names = {osp.basename(p) for p in CONFIGS}
+    assert {'pretrain_kvasir.py', 'pretrain_kvasir_demo.py'} <= names
+    assert len(CONFIGS) >= 6
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds(path, demo_root):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmpretrain'
+    assert 'mics_mm' in cfg.custom_imports['imports']
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    model_cfg = cfg.model.copy()
+    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    heavy = any(h in osp.basename(path) for h in HEAVY)
+    if not heavy or 'kvasir-384px' in path:
+        model = MODELS.build(model_cfg)
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+        assert isinstance(optim, OptimWrapperDict)
+        assert set(optim.keys()) == {'generator', 'discriminator'}
+    for hook in cfg.get('custom_hooks', []):
+        assert HOOKS.get(hook['type']) is not None, hook['type']
+    assert MODEL_WRAPPERS.get(cfg.model_wrapper_cfg['type']) is not None
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    ds_cfg['data_root'] = demo_root
+    dataset = DATASETS.build(ds_cfg)
+    assert len(dataset) > 0
+    sample = dataset[0]
+    assert set(sample['inputs']) == set(cfg.model.modalities)
+
+
+def test_default_data_roots():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/mics/pretrain_kvasir.py'))
+    assert cfg.train_dataloader.dataset.data_root == 'data/kvasir/'
+    demo = Config.fromfile(
+        osp.join(ROOT, 'configs/mics/pretrain_kvasir_demo.py'))
+    assert demo.train_dataloader.dataset.data_root == \
+        'data/kvasir_demo_synthetic/'
+    v2 = Config.fromfile(
+        osp.join(ROOT, 'configs/mics',
+                 'mics_vit-base-p16_8xb32-coslr-100e_kvasir-v2-384px.py'))
+    assert v2.train_dataloader.dataset.data_root == 'data/kvasir-v2/'
