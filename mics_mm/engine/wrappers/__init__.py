@@ -1,1 +1,3 @@
-__all__ = []
+from .distributed import MicsDistributedDataParallel
+
+__all__ = ['MicsDistributedDataParallel']
