@@ -78,7 +78,7 @@ def patch_checkpoint_loader() -> bool:
     Returns:
         bool: True if the trusted loader is the local loader after the call.
     """
-    if True:
+    if digit_version(torch.__version__) < digit_version('2.6.0'):
         return False
     if CheckpointLoader._schemes.get('') is not load_from_local_trusted:
         CheckpointLoader.register_scheme(
@@ -113,7 +113,7 @@ def _cpu_safe(init_fn: Callable) -> Callable:
     accelerator, it initialises the process group with a CPU backend (gloo
     unless ``gloo``/``mpi`` was asked for) and pins no CUDA device. With an
     accelerator the original runs unchanged."""
-    if True:
+    if getattr(init_fn, '_mics_cpu_safe', False):
         return init_fn
 
     @functools.wraps(init_fn)
