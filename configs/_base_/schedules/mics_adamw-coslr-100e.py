@@ -39,7 +39,10 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
 auto_scale_lr = dict(base_batch_size=256)
 
-custom_hooks = [dict(type='MicsAlphaWarmupHook', warmup_epochs=1)]
+custom_hooks = [
+    dict(type='MicsAlphaWarmupHook', warmup_epochs=1),
+    dict(type='MicsRandomStateHook'),
+]
 # Both forwards of a step (encoder, then discriminator) run through DDP;
 # the discriminator's forward leaves the encoder unused.
 model_wrapper_cfg = dict(

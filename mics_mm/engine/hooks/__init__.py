@@ -1,3 +1,4 @@
 from .alpha_warmup_hook import MicsAlphaWarmupHook
+from .random_state_hook import MicsRandomStateHook
 
-__all__ = ['MicsAlphaWarmupHook']
+__all__ = ['MicsAlphaWarmupHook', 'MicsRandomStateHook']

@@ -1,0 +1,44 @@
+"""Keep the random state in checkpoints so a resumed run continues exactly."""
+import random
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+
+from mmpretrain.registry import HOOKS
+
+
+@HOOKS.register_module()
+class MicsRandomStateHook(Hook):
+    """Save the Python, NumPy and torch random states with each checkpoint.
+
+    mmengine reseeds at start-up, so a resumed run draws different masks
+    (MAE / SimMIM) and, with ``num_workers=0``, different augmentations than
+    the uninterrupted run would have. This hook stores the generators' states
+    under ``checkpoint['mics_random_state']`` and restores them when the run
+    is *resumed* (not for ``load_from``), so the continuation is the same.
+    Data-loader worker processes have their own generators: exact
+    continuation also needs ``num_workers=0`` (or mmengine to reseed
+    workers per epoch).
+    """
+
+    priority = 'VERY_LOW'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = dict(
+            python=random.getstate(),
+            numpy=np.random.get_state(),
+            torch=torch.get_rng_state())
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        checkpoint['mics_random_state'] = state
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('mics_random_state')
+        if state is None or not getattr(runner, '_resume', False):
+            return
+        random.setstate(state['python'])
+        np.random.set_state(state['numpy'])
+        torch.set_rng_state(state['torch'])
+        if 'cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])
