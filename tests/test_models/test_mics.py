@@ -266,11 +266,17 @@ def test_consistency_head_matches_reference_and_enqueues():
     loss = head.loss(feats, momentum)
     ref = consistency_reference(feats, momentum, queues, 0.07, 0.2)
     assert torch.allclose(loss, ref, atol=1e-5)
+    # Enqueued only once backward is done (flush), so the graph's queue
+    # is never modified in place.
+    assert torch.equal(head.queue, torch.stack(queues))
+    loss.backward()
+    head.flush()
     # FIFO: the 4 momentum features (normalised) now fill slots 0-3.
     assert torch.allclose(head.queue[1][:4], F.normalize(momentum[1], dim=-1))
     assert torch.equal(head.queue[0][4:], queues[0][4:])
     assert int(head.queue_ptr) == 4
-    head.loss(feats, momentum)  # wraps around: slots 4, 5, 0, 1
+    head.loss(feats, momentum)  # enqueues the first batch, then wraps
+    head.flush()  # slots 4, 5, 0, 1
     assert int(head.queue_ptr) == 2
     assert torch.allclose(head.queue[0][4:], F.normalize(momentum[0],
                                                          dim=-1)[:2])

@@ -38,8 +38,15 @@ class MicsConsistencyHead(BaseModule):
     (init 0.07) and clamped to ``temperature_range`` (0.001-0.5) before each
     use. :math:`\alpha` is ``alpha * alpha_scale``; ``MicsAlphaWarmupHook``
     ramps ``alpha_scale`` from 0 to 1 over the first epoch as the public code
-    does (without the hook ``alpha_scale`` stays 1). After the loss, the
-    momentum features of every rank are enqueued (first in, first out).
+    does (without the hook ``alpha_scale`` stays 1). The momentum features of
+    every rank are then enqueued (first in, first out).
+
+    The enqueue is deferred to :meth:`flush`, which ``MICS.train_step`` calls
+    after the optimizer step (and :meth:`loss` calls first if a previous
+    batch is still pending): the queue then never changes while the autograd
+    graph holds it, so it needs no copy (the public code clones 2 x 64 MB of
+    queue per step for that). The queue each step sees is the same as in
+    the public code.
 
     Deviation: the queue is initialised with random unit vectors as in the
     public code, but its size is a config value (default 65,536) so that it
@@ -90,10 +97,15 @@ class MicsConsistencyHead(BaseModule):
             torch.randn(num_modalities, queue_size, feat_dim), dim=-1)
         self.register_buffer('queue', queue)
         self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
+        self._pending = None
 
-    def _keys(self, momentum: torch.Tensor, modality: int) -> torch.Tensor:
-        """Batch momentum features of one modality followed by its queue."""
-        return torch.cat([momentum, self.queue[modality].clone()], dim=0)
+    def _logits(self, query: torch.Tensor, momentum: torch.Tensor,
+                modality: int, temp: torch.Tensor) -> torch.Tensor:
+        """Similarities to the batch's momentum features, then the queue."""
+        batch = query @ momentum.t()
+        if self.queue_size == 0:
+            return batch / temp
+        return torch.cat([batch, query @ self.queue[modality].t()], 1) / temp
 
     def loss(self, feats: Sequence[torch.Tensor],
              momentum_feats: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -114,6 +126,7 @@ class MicsConsistencyHead(BaseModule):
                 f'MicsConsistencyHead: expected {self.num_modalities} '
                 f'modalities, got {len(feats)} online and '
                 f'{len(momentum_feats)} momentum features.')
+        self.flush()
         with torch.no_grad():
             if isinstance(self.temperature, nn.Parameter):
                 self.temperature.clamp_(*self.temperature_range)
@@ -124,30 +137,32 @@ class MicsConsistencyHead(BaseModule):
             momentum_feats = [
                 F.normalize(f.detach(), dim=-1) for f in momentum_feats
             ]
-            keys = [
-                self._keys(m, i) for i, m in enumerate(momentum_feats)
-            ]
         total = 0.
         pairs = list(permutations(range(self.num_modalities), 2))
         for a, b in pairs:
-            logits = feats[a] @ keys[b].t() / temp
+            logits = self._logits(feats[a], momentum_feats[b], b, temp)
             with torch.no_grad():
-                soft = F.softmax(momentum_feats[a] @ keys[b].t() / temp, 1)
+                soft = F.softmax(
+                    self._logits(momentum_feats[a], momentum_feats[b], b,
+                                 temp), 1)
                 hard = torch.zeros_like(soft)
                 hard.fill_diagonal_(1.0)
                 targets = alpha * soft + (1 - alpha) * hard
             total = total - (F.log_softmax(logits, dim=1) *
                              targets).sum(dim=1).mean()
-        self._enqueue(momentum_feats)
+        self._pending = torch.stack(momentum_feats)  # (M, B, D)
         return total / len(pairs)
 
     @torch.no_grad()
-    def _enqueue(self, momentum_feats: Sequence[torch.Tensor]) -> None:
-        """Push every rank's momentum features into the queues (FIFO)."""
-        if self.queue_size == 0:
+    def flush(self) -> None:
+        """Enqueue the last batch's momentum features of every rank (FIFO).
+
+        Call it once the backward pass of that batch is done.
+        """
+        pending, self._pending = self._pending, None
+        if pending is None or self.queue_size == 0:
             return
-        batch = torch.stack(list(momentum_feats))  # (M, B, D)
-        batch = torch.cat(all_gather(batch), dim=1)[:, -self.queue_size:]
+        batch = torch.cat(all_gather(pending), dim=1)[:, -self.queue_size:]
         n = batch.size(1)
         ptr = int(self.queue_ptr)
         idx = (torch.arange(n, device=batch.device) + ptr) % self.queue_size

@@ -330,6 +330,8 @@ class MICS(BaseSelfSupervisor):
         parsed, log_vars = self.parse_losses(losses)
         self._check_finite(log_vars)
         gen_wrapper.update_params(parsed)
+        if self.with_head:
+            self.head.flush()  # enqueue now that backward is done
         if disc_wrapper is not None:
             # The generator's backward also reached the discriminator.
             disc_wrapper.zero_grad()
