@@ -11,8 +11,8 @@ max_epochs = 10
 model = dict(
     backbone=dict(depth=18, mask_patch_size=16),
     neck=dict(in_channels=512, out_channels=128),
-    # A queue far larger than the data set would be mostly stale copies.
-    head=dict(feat_dim=128, queue_size=128),
+    # MicsQueueSizeHook caps the queue at half the (small) training set.
+    head=dict(feat_dim=128),
     recon_neck=dict(in_channels=512),
     recon_head=dict(patch_size=16),
     discriminator=dict(in_channels=512, embed_dims=64, depth=2, num_heads=2))

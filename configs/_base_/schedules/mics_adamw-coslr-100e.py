@@ -41,6 +41,8 @@ auto_scale_lr = dict(base_batch_size=256)
 
 custom_hooks = [
     dict(type='MicsAlphaWarmupHook', warmup_epochs=1),
+    # Queue at most half the training set (Kvasir is small, decision 5).
+    dict(type='MicsQueueSizeHook', max_fraction=0.5),
     dict(type='MicsRandomStateHook'),
 ]
 # Both forwards of a step (encoder, then discriminator) run through DDP;

@@ -49,8 +49,10 @@ class MicsConsistencyHead(BaseModule):
     the public code.
 
     Deviation: the queue is initialised with random unit vectors as in the
-    public code, but its size is a config value (default 65,536) so that it
-    can be made smaller than a small data set.
+    public code, but its size is a config value (default 65,536) and
+    :meth:`limit_queue` (called by ``MicsQueueSizeHook``) can use only its
+    first slots, so that a small data set is not queued many times over
+    (METHODS.md decision 5).
 
     Args:
         feat_dim (int): Dimension of the projected features. Defaults to 256.
@@ -97,15 +99,30 @@ class MicsConsistencyHead(BaseModule):
             torch.randn(num_modalities, queue_size, feat_dim), dim=-1)
         self.register_buffer('queue', queue)
         self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
+        self.queue_len = queue_size
         self._pending = None
+
+    def limit_queue(self, length: int) -> None:
+        """Use only the first ``length`` slots of each queue.
+
+        The buffer keeps its shape (checkpoints stay loadable); the pointer
+        wraps within the active part.
+
+        Args:
+            length (int): Active length, at most ``queue_size``.
+        """
+        self.queue_len = max(0, min(int(length), self.queue_size))
+        if self.queue_len:
+            self.queue_ptr.fill_(int(self.queue_ptr) % self.queue_len)
 
     def _logits(self, query: torch.Tensor, momentum: torch.Tensor,
                 modality: int, temp: torch.Tensor) -> torch.Tensor:
         """Similarities to the batch's momentum features, then the queue."""
         batch = query @ momentum.t()
-        if self.queue_size == 0:
+        if self.queue_len == 0:
             return batch / temp
-        return torch.cat([batch, query @ self.queue[modality].t()], 1) / temp
+        queue = self.queue[modality, :self.queue_len]
+        return torch.cat([batch, query @ queue.t()], 1) / temp
 
     def loss(self, feats: Sequence[torch.Tensor],
              momentum_feats: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -160,11 +177,11 @@ class MicsConsistencyHead(BaseModule):
         Call it once the backward pass of that batch is done.
         """
         pending, self._pending = self._pending, None
-        if pending is None or self.queue_size == 0:
+        if pending is None or self.queue_len == 0:
             return
-        batch = torch.cat(all_gather(pending), dim=1)[:, -self.queue_size:]
+        batch = torch.cat(all_gather(pending), dim=1)[:, -self.queue_len:]
         n = batch.size(1)
         ptr = int(self.queue_ptr)
-        idx = (torch.arange(n, device=batch.device) + ptr) % self.queue_size
+        idx = (torch.arange(n, device=batch.device) + ptr) % self.queue_len
         self.queue[:, idx] = batch.to(self.queue.dtype)
-        self.queue_ptr.fill_((ptr + n) % self.queue_size)
+        self.queue_ptr.fill_((ptr + n) % self.queue_len)
