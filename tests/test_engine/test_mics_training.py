@@ -109,7 +109,9 @@ def test_dist_train_two_gloo_processes(demo_root, tmp_path):
     out = run([
         'bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
         str(tmp_path / 'ddp'), '--cfg-options',
-        *overrides(demo_root, 1)
+        *overrides(demo_root, 1),
+        # no queue cap, so the pointer shows how many keys were enqueued
+        'custom_hooks.1.max_fraction=100'
     ],
               env=env)
     assert "backend='gloo'" in out or 'gloo' in out
@@ -118,7 +120,8 @@ def test_dist_train_two_gloo_processes(demo_root, tmp_path):
     # The discriminator trained (its own optimizer state exists) on 2 ranks.
     state = ckpt['optimizer']['discriminator']['state']
     assert len(state) > 0
-    assert int(ckpt['state_dict']['head.queue_ptr']) > 0
+    # One step of 8 samples per rank: the keys of both ranks were gathered.
+    assert int(ckpt['state_dict']['head.queue_ptr']) == 16
 
 
 def test_mmpretrain_packaged_train_runs_our_config(demo_root, tmp_path):

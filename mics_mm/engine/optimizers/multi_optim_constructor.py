@@ -20,7 +20,8 @@ class MicsMultiOptimWrapperConstructor:
 
     Every key except ``rest_key`` names a direct submodule of the model,
     whose parameters that wrapper alone updates; ``rest_key`` ('generator')
-    gets every other top-level submodule. Each sub-config is built by
+    gets every other top-level submodule that has trainable parameters
+    (frozen ones such as a momentum encoder are left out). Each sub-config is built by
     mmengine's ``DefaultOptimWrapperConstructor`` (so ``paramwise_cfg``,
     ``clip_grad``, ``AmpOptimWrapper`` work as usual), and parameter names
     keep their model prefix (``backbone.``, ...) for ``custom_keys``.
@@ -69,7 +70,7 @@ class MicsMultiOptimWrapperConstructor:
                 part = nn.Module()
                 part.add_module(name, child)
                 parts[name] = part
-            else:
+            elif any(p.requires_grad for p in child.parameters()):
                 rest.add_module(name, child)
         parts[self.rest_key] = rest
         wrappers = {}

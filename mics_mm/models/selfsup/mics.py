@@ -64,10 +64,15 @@ class MICS(BaseSelfSupervisor):
     inputs come as a dict keyed by modality (``MicsDataPreprocessor``), and
     all modalities of a batch go through the encoder in one call.
 
-    Deviation (off by default): ``consistency_from_masked=True`` takes the
-    online consistency features from the masked pass instead of a separate
-    full pass (the momentum encoder still sees full images), which saves
-    one full forward/backward per modality.
+    Deviation (off by default; on in this project's ResNet configs):
+    ``consistency_from_masked=True`` takes the online consistency features
+    (and the discriminator's tokens) from the masked pass instead of a
+    separate full pass; the momentum encoder still sees full images. For a
+    CNN, whose masked input costs a whole encoder pass, this saves one full
+    forward/backward per modality (ResNet-18 at 64 px: 1.5x a SimCLR step
+    instead of 2.5x, ``tools/benchmark/pretrain_speed.py``). The paper
+    only has ViTs, for which the masked pass is cheap and the separate full
+    pass (the public code's choice) is kept.
 
     Args:
         backbone (dict): Encoder config. Must accept ``mask=`` (``MAEViT``,
