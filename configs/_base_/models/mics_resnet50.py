@@ -5,9 +5,8 @@
 # pass (the momentum encoder still sees the full images), which makes a
 # step ~1.5x cheaper. Set consistency_from_masked=False for the public
 # code's separate full pass.
+_base_ = './mics_common.py'
 model = dict(
-    type='MICS',
-    modalities=('wli', 'nbi'),
     backbone=dict(
         type='MicsMaskedResNet',
         depth=50,
@@ -16,26 +15,11 @@ model = dict(
         norm_cfg=dict(type='BN')),
     neck=dict(
         type='LinearNeck', in_channels=2048, out_channels=256, norm_cfg=None),
-    head=dict(
-        type='MicsConsistencyHead',
-        feat_dim=256,
-        queue_size=65536,
-        temperature=0.07,
-        alpha=0.4),
     recon_neck=dict(
         type='SimMIMLinearDecoder', in_channels=2048, encoder_stride=32),
     recon_head=dict(
         type='SimMIMHead',
         patch_size=32,
         loss=dict(type='PixelReconstructionLoss', criterion='L2', channel=3)),
-    discriminator=dict(
-        type='MicsL2AttnDiscriminator',
-        in_channels=2048,
-        embed_dims=256,
-        depth=6,
-        num_heads=4),
-    aligned_head=dict(type='MicsAlignedHead', gen_target='flip'),
-    loss_weights=dict(reconstruction=10.0, consistency=1.0, aligned=0.1),
-    momentum=0.005,
-    cross_modal_recon=False,
+    discriminator=dict(in_channels=2048),
     consistency_from_masked=True)
