@@ -161,6 +161,23 @@ def test_switches_turn_losses_off():
                 recon_head=None))
 
 
+def test_switched_off_discriminator_skips_its_optimizer():
+    model = build(tiny_resnet_mics(discriminator=None))
+    cfg = dict(
+        constructor='MicsMultiOptimWrapperConstructor',
+        generator=dict(type='OptimWrapper',
+                       optimizer=dict(type='AdamW', lr=1e-3)),
+        discriminator=dict(type='OptimWrapper',
+                           optimizer=dict(type='Adam', lr=2e-3)))
+    ow = build_optim_wrapper(model, cfg)
+    assert list(ow.keys()) == ['generator']
+    logs = model.train_step(batch(), ow)
+    assert 'loss_aligned' not in logs and 'loss_consistency' in logs
+    cfg['discrimnator'] = cfg.pop('discriminator')  # a typo still fails
+    with pytest.raises(KeyError, match='discrimnator'):
+        build_optim_wrapper(model, cfg)
+
+
 def test_aligned_needs_discriminator_optimizer():
     model = build(tiny_resnet_mics())
     ow = build_optim_wrapper(

@@ -1,6 +1,7 @@
 """Several optimizer wrappers for one model (encoder + discriminator)."""
 from typing import Dict
 
+from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from torch import nn
 
@@ -24,7 +25,9 @@ class MicsMultiOptimWrapperConstructor:
     (frozen ones such as a momentum encoder are left out). Each sub-config is built by
     mmengine's ``DefaultOptimWrapperConstructor`` (so ``paramwise_cfg``,
     ``clip_grad``, ``AmpOptimWrapper`` work as usual), and parameter names
-    keep their model prefix (``backbone.``, ...) for ``custom_keys``.
+    keep their model prefix (``backbone.``, ...) for ``custom_keys``. A key
+    whose submodule is switched off (the attribute is None, e.g.
+    ``model.discriminator=None``) is skipped; an unknown key is an error.
 
     Args:
         optim_wrapper_cfg (dict): The sub-configs keyed by name.
@@ -56,9 +59,19 @@ class MicsMultiOptimWrapperConstructor:
         if own:
             raise ValueError('MicsMultiOptimWrapperConstructor: the model has '
                              f'parameters outside submodules: {own}.')
-        claimed = [k for k in self.cfgs if k != self.rest_key]
-        for name in claimed:
-            if name not in children:
+        claimed = []
+        for name in self.cfgs:
+            if name == self.rest_key:
+                continue
+            if name in children:
+                claimed.append(name)
+            elif getattr(model, name, False) is None:
+                # The part is switched off (e.g. model.discriminator=None).
+                print_log(
+                    f'MicsMultiOptimWrapperConstructor: model.{name} is None, '
+                    f'so optim_wrapper.{name} is not built.',
+                    logger='current')
+            else:
                 raise KeyError(
                     f'MicsMultiOptimWrapperConstructor: optim_wrapper key '
                     f'{name!r} is not a submodule of '
@@ -75,6 +88,8 @@ class MicsMultiOptimWrapperConstructor:
         parts[self.rest_key] = rest
         wrappers = {}
         for name, cfg in self.cfgs.items():
+            if name not in parts:
+                continue
             cfg = dict(cfg)
             paramwise = cfg.pop('paramwise_cfg', None)
             wrappers[name] = DefaultOptimWrapperConstructor(
