@@ -1,0 +1,42 @@
+"""Every module of the package imports, and every public class is found in
+the registry a config names it from."""
+import importlib
+import pkgutil
+
+import pytest
+
+import mics_mm
+from mmpretrain.registry import (DATASETS, HOOKS, MODEL_WRAPPERS, MODELS,
+                                 OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
+
+MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(mics_mm.__path__, 'mics_mm.'))
+
+REGISTERED = {
+    DATASETS: ['MicsKvasirDataset'],
+    TRANSFORMS: [
+        'MicsLoadMultiModalImages', 'MicsSimulatedNBI', 'MicsSharedTransforms',
+        'MicsPerModalityTransforms', 'MicsPackMultiModalInputs'
+    ],
+    MODELS: [
+        'MICS', 'MicsConsistencyHead', 'MicsAlignedHead',
+        'MicsL2AttnDiscriminator', 'MicsMaskedResNet', 'MicsDataPreprocessor'
+    ],
+    HOOKS:
+    ['MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook'],
+    OPTIM_WRAPPER_CONSTRUCTORS: ['MicsMultiOptimWrapperConstructor'],
+    MODEL_WRAPPERS: ['MicsDistributedDataParallel'],
+}
+
+
+@pytest.mark.parametrize('name', MODULES)
+def test_module_imports(name):
+    importlib.import_module(name)
+
+
+@pytest.mark.parametrize(
+    'registry,name', [(r, n) for r, names in REGISTERED.items()
+                      for n in names],
+    ids=lambda x: x if isinstance(x, str) else x.name)
+def test_registered(registry, name):
+    assert registry.get(name) is not None, f'{name} not in {registry.name}'
