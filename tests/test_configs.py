@@ -16,7 +16,8 @@ CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p)
 # The ViT-B/16 models are large; building one of them proves the rest.
-HEAVY = ('vit-base', 'pretrain_kvasir.py')
+HEAVY = ('vit-base', 'pretrain_kvasir.py', 'finetune_kvasir.py',
+         'finetune_kvasir_v2.py')
 
 
 @pytest.fixture(scope='module')
@@ -29,8 +30,11 @@ def demo_root(tmp_path_factory):
 
 def test_configs_found():
     names = {osp.basename(p) for p in CONFIGS}
-    assert {'pretrain_kvasir.py', 'pretrain_kvasir_demo.py'} <= names
-    assert len(CONFIGS) >= 6
+    assert {
+        'pretrain_kvasir.py', 'pretrain_kvasir_demo.py', 'finetune_kvasir.py',
+        'finetune_kvasir_v2.py', 'finetune_kvasir_demo.py'
+    } <= names
+    assert len(CONFIGS) >= 13
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -42,20 +46,35 @@ def test_config_builds(path, demo_root):
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     heavy = any(h in osp.basename(path) for h in HEAVY)
-    if not heavy or 'kvasir-384px' in path:
+    pretrain = cfg.model.type == 'MICS'
+    if 'init_cfg' in model_cfg.get('backbone', {}):
+        model_cfg.backbone.pop('init_cfg')  # the checkpoint is the user's
+    if not heavy or 'kvasir-384px' in path or 'kvasir-10pct-384px' in path:
         model = MODELS.build(model_cfg)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
-        assert isinstance(optim, OptimWrapperDict)
-        assert set(optim.keys()) == {'generator', 'discriminator'}
+        if pretrain:
+            assert isinstance(optim, OptimWrapperDict)
+            assert set(optim.keys()) == {'generator', 'discriminator'}
     for hook in cfg.get('custom_hooks', []):
         assert HOOKS.get(hook['type']) is not None, hook['type']
-    assert MODEL_WRAPPERS.get(cfg.model_wrapper_cfg['type']) is not None
-    ds_cfg = cfg.train_dataloader.dataset.copy()
-    ds_cfg['data_root'] = demo_root
-    dataset = DATASETS.build(ds_cfg)
-    assert len(dataset) > 0
-    sample = dataset[0]
-    assert set(sample['inputs']) == set(cfg.model.modalities)
+    if pretrain:
+        assert MODEL_WRAPPERS.get(cfg.model_wrapper_cfg['type']) is not None
+    loaders = ['train_dataloader']
+    if not pretrain:
+        loaders += ['val_dataloader', 'test_dataloader']
+    for loader in loaders:
+        ds_cfg = cfg[loader].dataset.copy()
+        ds_cfg['data_root'] = demo_root
+        dataset = DATASETS.build(ds_cfg)
+        assert len(dataset) > 0
+        sample = dataset[0]
+        if cfg.model.type == 'ImageClassifier':
+            assert sample['inputs'].shape[0] == 3
+            assert sample['data_samples'].gt_label is not None
+        else:
+            assert set(sample['inputs']) == set(cfg.model.modalities)
+        if not pretrain:
+            assert sample['data_samples'].gt_label is not None
 
 
 def test_default_data_roots():

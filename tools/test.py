@@ -97,6 +97,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     if args.out is not None and args.out_item == 'metrics' and \
             is_main_process():
         dump(metrics, args.out, file_format='json')
+        matrix = metrics.get('confusion_matrix')
+        if matrix is not None:
+            # MicsClsMetric's confusion matrix, also as a picture.
+            from mics_mm.evaluation import save_confusion_matrix_png
+            png = osp.splitext(args.out)[0] + '_confusion.png'
+            save_confusion_matrix_png(
+                matrix, metrics.get('classes'), png,
+                title=osp.basename(args.config))
+            print(f'confusion matrix: {png}')
     return metrics
 
 

@@ -1,4 +1,5 @@
-from . import backbones, discriminators, heads, necks, selfsup  # noqa: F401
+from . import (backbones, classifiers, discriminators, heads, necks,  # noqa: F401
+               selfsup)
 from .data_preprocessor import MicsDataPreprocessor
 
 __all__ = ['MicsDataPreprocessor']

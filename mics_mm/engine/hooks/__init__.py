@@ -1,5 +1,9 @@
 from .alpha_warmup_hook import MicsAlphaWarmupHook
+from .lambda_ramp_hook import MicsLambdaRampHook
 from .queue_size_hook import MicsQueueSizeHook
 from .random_state_hook import MicsRandomStateHook
 
-__all__ = ['MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook']
+__all__ = [
+    'MicsAlphaWarmupHook', 'MicsLambdaRampHook', 'MicsQueueSizeHook',
+    'MicsRandomStateHook'
+]

@@ -1,4 +1,5 @@
 from .aligned_head import MicsAlignedHead
 from .consistency_head import MicsConsistencyHead
+from .dist_shift_head import MicsDistShiftHead
 
-__all__ = ['MicsAlignedHead', 'MicsConsistencyHead']
+__all__ = ['MicsAlignedHead', 'MicsConsistencyHead', 'MicsDistShiftHead']

@@ -1,1 +1,3 @@
-__all__ = []
+from .fusion import MicsFusionNeck
+
+__all__ = ['MicsFusionNeck']

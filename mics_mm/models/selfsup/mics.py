@@ -11,16 +11,9 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..utils import global_feature
+
 DEFAULT_LOSS_WEIGHTS = dict(reconstruction=10.0, consistency=1.0, aligned=0.1)
-
-
-def _pooled(feat: torch.Tensor) -> torch.Tensor:
-    """Global feature: the class token of a ViT, the GAP of a CNN map."""
-    if feat.dim() == 4:
-        return feat.mean(dim=(2, 3))
-    if feat.dim() == 3:
-        return feat[:, 0]
-    return feat
 
 
 def _tokens(feat: torch.Tensor) -> torch.Tensor:
@@ -264,13 +257,13 @@ class MICS(BaseSelfSupervisor):
 
         online = full if full is not None else latent
         if self.with_head:
-            z = self.neck((_pooled(online), ))[0]
+            z = self.neck((global_feature(online), ))[0]
             with torch.no_grad():
                 self.momentum_encoder.update_parameters(
                     nn.Sequential(self.backbone, self.neck))
                 m_backbone, m_neck = self.momentum_encoder.module
                 z_m = m_neck(
-                    (_pooled(self._full_forward(m_backbone, x)), ))[0]
+                    (global_feature(self._full_forward(m_backbone, x)), ))[0]
             losses['loss_consistency'] = self.loss_weights[
                 'consistency'] * self.head.loss(
                     z.split(batch), z_m.split(batch))

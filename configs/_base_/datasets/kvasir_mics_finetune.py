@@ -1,0 +1,92 @@
+# Kvasir for MICS fine-tuning: the labelled subset of train (split files of
+# tools/data/make_splits.py), val and test. Change the labelled fraction with
+#   --cfg-options train_dataloader.dataset.ann_file=splits/train_labeled_5pct.json
+dataset_type = 'MicsKvasirDataset'
+data_root = 'data/kvasir/'
+modalities = ('wli', 'nbi')
+img_size = 224
+
+data_preprocessor = dict(
+    type='MicsDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+    modalities=modalities)
+
+train_pipeline = [
+    dict(type='MicsLoadMultiModalImages'),
+    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(
+        type='MicsSharedTransforms',
+        transforms=[
+            dict(
+                type='RandomResizedCrop',
+                scale=img_size,
+                crop_ratio_range=(0.5, 1.0)),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        ]),
+    dict(
+        type='MicsPerModalityTransforms',
+        transforms=[
+            dict(
+                type='RandomApply',
+                transforms=[
+                    dict(
+                        type='ColorJitter',
+                        brightness=0.2,
+                        contrast=0.2,
+                        saturation=0.1)
+                ],
+                prob=0.5),
+        ]),
+    dict(type='MicsPackMultiModalInputs'),
+]
+test_pipeline = [
+    dict(type='MicsLoadMultiModalImages'),
+    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(
+        type='MicsSharedTransforms',
+        transforms=[dict(type='Resize', scale=(img_size, img_size))]),
+    dict(type='MicsPackMultiModalInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='splits/train_labeled_10pct.json',
+        modalities=modalities,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='splits/val.json',
+        modalities=modalities,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=64,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='splits/test.json',
+        modalities=modalities,
+        test_mode=True,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='MicsClsMetric')
+test_evaluator = val_evaluator

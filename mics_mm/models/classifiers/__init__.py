@@ -1,0 +1,3 @@
+from .multimodal import MicsMultiModalClassifier
+
+__all__ = ['MicsMultiModalClassifier']
