@@ -64,7 +64,10 @@ def test_config_builds(path, demo_root):
         loaders += ['val_dataloader', 'test_dataloader']
     for loader in loaders:
         ds_cfg = cfg[loader].dataset.copy()
-        ds_cfg['data_root'] = demo_root
+        if ds_cfg.type == 'MicsSemiSupervisedDataset':
+            ds_cfg.labeled.data_root = ds_cfg.unlabeled.data_root = demo_root
+        else:
+            ds_cfg['data_root'] = demo_root
         dataset = DATASETS.build(ds_cfg)
         assert len(dataset) > 0
         sample = dataset[0]

@@ -6,24 +6,30 @@ import pkgutil
 import pytest
 
 import mics_mm
-from mmpretrain.registry import (DATASETS, HOOKS, MODEL_WRAPPERS, MODELS,
-                                 OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
+from mmpretrain.registry import (DATASETS, HOOKS, METRICS, MODEL_WRAPPERS,
+                                 MODELS, OPTIM_WRAPPER_CONSTRUCTORS,
+                                 TRANSFORMS)
 
 MODULES = sorted(
     m.name for m in pkgutil.walk_packages(mics_mm.__path__, 'mics_mm.'))
 
 REGISTERED = {
-    DATASETS: ['MicsKvasirDataset'],
+    DATASETS: ['MicsKvasirDataset', 'MicsSemiSupervisedDataset'],
     TRANSFORMS: [
         'MicsLoadMultiModalImages', 'MicsSimulatedNBI', 'MicsSharedTransforms',
-        'MicsPerModalityTransforms', 'MicsPackMultiModalInputs'
+        'MicsPerModalityTransforms', 'MicsPackMultiModalInputs',
+        'MicsSelectModality'
     ],
     MODELS: [
         'MICS', 'MicsConsistencyHead', 'MicsAlignedHead',
-        'MicsL2AttnDiscriminator', 'MicsMaskedResNet', 'MicsDataPreprocessor'
+        'MicsL2AttnDiscriminator', 'MicsMaskedResNet', 'MicsDataPreprocessor',
+        'MicsMultiModalClassifier', 'MicsFusionNeck', 'MicsDistShiftHead'
     ],
-    HOOKS:
-    ['MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook'],
+    HOOKS: [
+        'MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook',
+        'MicsLambdaRampHook'
+    ],
+    METRICS: ['MicsClsMetric'],
     OPTIM_WRAPPER_CONSTRUCTORS: ['MicsMultiOptimWrapperConstructor'],
     MODEL_WRAPPERS: ['MicsDistributedDataParallel'],
 }

@@ -20,6 +20,10 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
     into a float ``(N, C, H, W)`` tensor on the model's device, flips BGR to
     RGB when ``to_rgb`` and normalises it with that modality's statistics.
 
+    A batch of ``MicsSemiSupervisedDataset`` also carries ``'unlabeled':
+    {'weak': {modality: (mu, C, H, W) per sample}, 'strong': {...}}``; each
+    view is flattened to ``(N * mu, C, H, W)`` and normalised the same way.
+
     Args:
         mean (Sequence[Number] | dict): Per-channel mean (0-255 scale), either
             one sequence shared by every modality or a dict ``{modality:
@@ -102,6 +106,19 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
                 'MicsDataPreprocessor expects `inputs` packed as a dict keyed '
                 'by modality (use MicsPackMultiModalInputs in the pipeline), '
                 f'got {type(inputs).__name__}.')
+        out = {'inputs': self._modalities(inputs)}
+        samples = data.get('data_samples', None)
+        out['data_samples'] = self.cast_data(
+            samples) if samples is not None else None
+        if data.get('unlabeled') is not None:
+            out['unlabeled'] = {
+                view: self._modalities(images)
+                for view, images in data['unlabeled'].items()
+            }
+        return out
+
+    def _modalities(self, inputs: dict) -> Dict[str, 'torch.Tensor']:
+        """Stack, cast and normalise every modality of one view."""
         names = self.modalities or tuple(inputs)
         missing = [m for m in names if m not in inputs]
         if missing:
@@ -112,11 +129,10 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
             batch = inputs[name]
             if isinstance(batch, (list, tuple)):
                 batch = torch.stack(list(batch))
+            if batch.dim() == 5:  # (N, mu, C, H, W) unlabelled views
+                batch = batch.flatten(0, 1)
             batch = self.cast_data(batch).float()
             if self.to_rgb and batch.size(1) == 3:
                 batch = batch.flip(1)
             out[name] = self._normalize(name, batch)
-        samples = data.get('data_samples', None)
-        if samples is not None:
-            samples = self.cast_data(samples)
-        return {'inputs': out, 'data_samples': samples}
+        return out

@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 from torch import nn
@@ -35,6 +36,15 @@ class MicsMultiModalClassifier(BaseClassifier):
     last one). Our choice: the paper does not say how it handles a missing
     modality.
 
+    Semi-supervised training (METHODS.md decision 8, FixMatch's rule): when
+    the batch carries unlabelled samples (``MicsSemiSupervisedDataset``) and
+    ``semi_supervised`` is set, the model's prediction on the *weak* view
+    (no gradient) gives a pseudo-label wherever its confidence reaches
+    ``threshold``, and the *strong* view is trained on it:
+    ``loss_unsup = weight * mean_i(1[max p_i >= threshold] * CE(strong_i,
+    argmax p_i))``. The fraction of unlabelled samples that pass is logged as
+    ``unsup_pass_ratio``.
+
     Args:
         backbone (dict): Encoder config, built once per modality.
         neck (dict): Fusion neck config; ``modalities`` is filled in.
@@ -53,6 +63,8 @@ class MicsMultiModalClassifier(BaseClassifier):
             training batch. Defaults to 0.
         test_modalities (Sequence[str], optional): Modalities used by
             ``predict``; None uses every modality in the batch.
+        semi_supervised (dict, optional): ``dict(threshold=0.95,
+            weight=1.0)``; None ignores unlabelled samples. Defaults to None.
         data_preprocessor (dict, optional): Defaults to
             ``dict(type='MicsDataPreprocessor')``.
         init_cfg (dict, optional): Initialisation config.
@@ -68,6 +80,7 @@ class MicsMultiModalClassifier(BaseClassifier):
                  pretrained_prefix: str = 'backbone.',
                  modality_dropout: float = 0.0,
                  test_modalities: Optional[Sequence[str]] = None,
+                 semi_supervised: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -106,6 +119,15 @@ class MicsMultiModalClassifier(BaseClassifier):
         self.test_modalities = tuple(
             test_modalities) if test_modalities else None
         self.pretrain_report: Optional[dict] = None
+        self.semi = None
+        if semi_supervised is not None:
+            unknown = set(semi_supervised) - {'threshold', 'weight'}
+            if unknown:
+                raise KeyError('MicsMultiModalClassifier: unknown '
+                               f'semi_supervised keys {sorted(unknown)}; '
+                               "valid: 'threshold', 'weight'.")
+            self.semi = dict(threshold=0.95, weight=1.0)
+            self.semi.update(semi_supervised)
 
     def init_weights(self) -> None:
         """Random init, then the encoders from ``pretrained`` if given."""
@@ -203,17 +225,20 @@ class MicsMultiModalClassifier(BaseClassifier):
     def forward(self,
                 inputs: Dict[str, torch.Tensor],
                 data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
+                mode: str = 'tensor',
+                unlabeled: Optional[dict] = None):
         if mode == 'tensor':
             return self.head(self.extract_feat(inputs))
         if mode == 'loss':
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples, unlabeled)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
 
-    def loss(self, inputs: Dict[str, torch.Tensor],
-             data_samples: List[DataSample]) -> dict:
+    def loss(self,
+             inputs: Dict[str, torch.Tensor],
+             data_samples: List[DataSample],
+             unlabeled: Optional[dict] = None) -> dict:
         names = self._present(inputs, None)
         if self.modality_dropout and len(names) > 1 and float(
                 torch.rand(())) < self.modality_dropout:
@@ -225,7 +250,24 @@ class MicsMultiModalClassifier(BaseClassifier):
             for m in names:
                 aux = self.aux_heads[m].loss((feats[m], ), data_samples)
                 losses.update({f'aux_{m}.{k}': v for k, v in aux.items()})
+        if unlabeled is not None and self.semi is not None:
+            losses.update(self.unsupervised_loss(unlabeled['weak'],
+                                                 unlabeled['strong'], names))
         return losses
+
+    def unsupervised_loss(self, weak: Dict[str, torch.Tensor],
+                          strong: Dict[str, torch.Tensor],
+                          names: Sequence[str]) -> dict:
+        """Pseudo-labels from the weak view train the strong view."""
+        with torch.no_grad():
+            logits = self.head(self.neck(self._encode(weak, names)))
+            conf, pseudo = logits.softmax(dim=1).max(dim=1)
+            mask = (conf >= self.semi['threshold']).float()
+        strong_logits = self.head(self.neck(self._encode(strong, names)))
+        per_sample = F.cross_entropy(strong_logits, pseudo, reduction='none')
+        return dict(
+            loss_unsup=self.semi['weight'] * (per_sample * mask).mean(),
+            unsup_pass_ratio=mask.mean())
 
     def predict(self,
                 inputs: Dict[str, torch.Tensor],
