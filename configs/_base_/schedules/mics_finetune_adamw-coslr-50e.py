@@ -32,3 +32,6 @@ custom_hooks = [
     dict(type='MicsLambdaRampHook', ramp_fraction=1.0),
     dict(type='MicsRandomStateHook'),
 ]
+# modality_dropout leaves one encoder unused in some steps (all ranks drop the
+# same one: they share the seed), so DDP must allow unused parameters.
+find_unused_parameters = True
