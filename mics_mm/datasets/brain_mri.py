@@ -1,0 +1,326 @@
+"""Multi-parametric brain MRI studies (BraTS-style folders or a manifest)."""
+import csv
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmpretrain.datasets import BaseDataset
+from mmpretrain.registry import DATASETS
+
+__all__ = [
+    'MRI_MODALITIES', 'MODALITY_ALIASES', 'canonical_modality',
+    'MicsBrainMRIDataset'
+]
+
+#: The modality vocabulary of BrainMVP, in the order channels are stacked.
+MRI_MODALITIES: Tuple[str, ...] = ('flair', 't1', 't1c', 't2', 'mra', 'pd',
+                                   'dwi', 'adc')
+
+#: Other spellings found in public datasets (lower-case) -> vocabulary name.
+MODALITY_ALIASES: Dict[str, str] = {
+    # T1 with contrast (gadolinium)
+    't1ce': 't1c', 't1gd': 't1c', 't1-ce': 't1c', 't1_ce': 't1c',
+    't1-gd': 't1c', 't1_gd': 't1c', 't1c+': 't1c', 't1post': 't1c',
+    't1-post': 't1c', 't1wce': 't1c', 't1w-ce': 't1c',
+    # FLAIR
+    't2f': 'flair', 't2-flair': 'flair', 't2_flair': 'flair',
+    't2flair': 'flair', 'fl': 'flair',
+    # native T1 / T2
+    't1n': 't1', 't1w': 't1', 't1-native': 't1', 't1pre': 't1',
+    't2w': 't2', 't2n': 't2',
+    # others
+    'tof': 'mra', 'tof-mra': 'mra', 'mra-tof': 'mra', 'pdw': 'pd',
+    'dwi-b1000': 'dwi', 'dti': 'dwi', 'adc-map': 'adc',
+}
+
+_ERR = 'MicsBrainMRIDataset: '
+_NII_EXTS = ('.nii.gz', '.nii')
+_LABEL_NAMES = ('seg', 'label')
+
+
+def canonical_modality(name: str) -> str:
+    """Map a modality name or alias to the vocabulary (case-insensitive).
+
+    Args:
+        name (str): E.g. ``'T1ce'``, ``'t2-FLAIR'``, ``'flair'``.
+
+    Returns:
+        str: A name of :data:`MRI_MODALITIES`.
+
+    Raises:
+        ValueError: If the name is neither in the vocabulary nor an alias.
+    """
+    key = str(name).strip().lower()
+    key = MODALITY_ALIASES.get(key, key)
+    if key not in MRI_MODALITIES:
+        raise ValueError(
+            f'unknown MRI modality {name!r}; the vocabulary is '
+            f'{MRI_MODALITIES} (aliases: {sorted(MODALITY_ALIASES)}).')
+    return key
+
+
+def _strip_nii(name: str) -> Optional[str]:
+    """Return ``name`` without its NIfTI extension, None if not NIfTI."""
+    lower = name.lower()
+    for ext in _NII_EXTS:
+        if lower.endswith(ext):
+            return name[:-len(ext)]
+    return None
+
+
+@DATASETS.register_module()
+class MicsBrainMRIDataset(BaseDataset):
+    """Studies of co-registered brain MRI volumes (one NIfTI per modality).
+
+    Two sources:
+
+    - BraTS-style folders (no ``ann_file``):
+      ``<data_root>/<case>/<case>_<modality>.nii[.gz]``. The modality token
+      is what follows the case name (``_`` / ``-`` separated; BraTS 2023's
+      ``BraTS-GLI-00000-000-t1c.nii.gz`` works too), or else what follows the
+      last ``_``. The file whose token is ``label_key``, ``'seg'`` or
+      ``'label'`` is the label map, not a modality.
+    - A manifest ``ann_file`` (relative to ``data_root`` unless absolute):
+      JSON ``[{"case": "c1", "images": {"t1": "c1/t1.nii.gz", ...},
+      "label": "c1/seg.nii.gz"}]`` (``label`` optional) or CSV with header
+      ``case,modality,path``, one row per file, modality ``label`` (or
+      ``label_key``) for the label map. Relative paths are relative to
+      ``data_root``.
+
+    Modality names are mapped to :data:`MRI_MODALITIES` through
+    :func:`canonical_modality` (case-insensitive aliases such as ``t1ce``,
+    ``t2f``, ``t1n``). ``modalities=None`` keeps what each study has; a
+    sequence keeps only those modalities and requires every study to have
+    all of them.
+
+    Each item of ``data_list`` is ``dict(img_path={modality: absolute path},
+    seg_path=str | None, case=str, modalities=tuple)``, modalities present
+    in vocabulary order. ``metainfo['modalities']`` is the vocabulary (or
+    the requested ``modalities``).
+
+    Errors are raised at init (``FileNotFoundError`` / ``ValueError``, the
+    message starts with ``'MicsBrainMRIDataset: '``, names the path and says
+    what to do): missing ``data_root``, a case folder without NIfTI files,
+    a manifest that is empty or references a missing file, an unknown
+    modality, a study lacking a required modality.
+
+    Args:
+        data_root (str): Dataset folder. Defaults to ''.
+        ann_file (str): Manifest (``.json`` or ``.csv``); '' scans the
+            folders. Defaults to ''.
+        modalities (Sequence[str], optional): Modalities to keep and
+            require; None keeps all. Defaults to None.
+        label_key (str): Modality token of the label file. Defaults to
+            ``'seg'``.
+        pipeline (Sequence): Transforms. Defaults to ``()``.
+        test_mode (bool): Test mode. Defaults to False.
+        **kwargs: Other arguments of :class:`mmpretrain.datasets.BaseDataset`.
+    """
+
+    def __init__(self,
+                 data_root: str = '',
+                 ann_file: str = '',
+                 modalities: Optional[Sequence[str]] = None,
+                 label_key: str = 'seg',
+                 pipeline: Sequence = (),
+                 test_mode: bool = False,
+                 **kwargs) -> None:
+        if isinstance(modalities, str):
+            modalities = (modalities, )
+        if modalities is not None:
+            try:
+                wanted = {canonical_modality(m) for m in modalities}
+            except ValueError as err:
+                raise ValueError(f'{_ERR}modalities={modalities!r}: {err}')
+            if not wanted:
+                raise ValueError(f'{_ERR}modalities is empty; pass None to '
+                                 'keep every modality.')
+            modalities = tuple(m for m in MRI_MODALITIES if m in wanted)
+        self.modalities = modalities
+        self.label_key = str(label_key).lower()
+        metainfo = dict(kwargs.pop('metainfo', None) or {})
+        metainfo.setdefault('modalities', modalities or MRI_MODALITIES)
+        data_root = osp.expanduser(data_root) if data_root else data_root
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            **kwargs)
+
+    # ------------------------------------------------------------------ #
+    def load_data_list(self) -> List[dict]:
+        """Scan the folders or read the manifest.
+
+        Returns:
+            list[dict]: The studies (see the class docstring).
+        """
+        if self.data_root and not osp.isdir(self.data_root):
+            raise FileNotFoundError(
+                f'{_ERR}data_root {self.data_root!r} does not exist or is '
+                'not a folder; give the folder holding one sub-folder per '
+                'case (or the root the manifest paths are relative to).')
+        if self.ann_file:
+            studies = self._read_manifest(self.ann_file)
+        else:
+            if not self.data_root:
+                raise FileNotFoundError(
+                    f'{_ERR}data_root is empty and no ann_file is given; '
+                    'give the folder holding <case>/<case>_<modality>.nii.gz '
+                    'or a manifest (ann_file).')
+            studies = self._scan_folders(self.data_root)
+        if not studies:
+            raise ValueError(f'{_ERR}no study found in '
+                             f'{self.ann_file or self.data_root!r}.')
+        return [self._finish(*s) for s in studies]
+
+    def _is_label(self, token: str) -> bool:
+        token = token.lower()
+        return token == self.label_key or token in _LABEL_NAMES
+
+    def _finish(self, case: str, images: Dict[str, str],
+                label: Optional[str], where: str) -> dict:
+        """Filter / order the modalities of one study into a data_info."""
+        if self.modalities is not None:
+            missing = [m for m in self.modalities if m not in images]
+            if missing:
+                raise ValueError(
+                    f'{_ERR}study {case!r} ({where}) lacks modalities '
+                    f'{missing} (it has {sorted(images)}); add the files or '
+                    f'drop them from modalities=.')
+            keep = self.modalities
+        else:
+            keep = MRI_MODALITIES
+        mods = tuple(m for m in keep if m in images)
+        if not mods:
+            raise ValueError(f'{_ERR}study {case!r} ({where}) has no '
+                             'modality image, only a label; add the images.')
+        return dict(
+            img_path={m: images[m]
+                      for m in mods},
+            seg_path=label,
+            case=case,
+            modalities=mods)
+
+    def _modality_of(self, name: str, path: str) -> str:
+        try:
+            return canonical_modality(name)
+        except ValueError as err:
+            raise ValueError(
+                f'{_ERR}file {path!r} has modality {name!r}: {err} Rename '
+                'the file or add the spelling to MODALITY_ALIASES.') from None
+
+    def _scan_folders(self, root: str) -> list:
+        studies = []
+        for case in sorted(os.listdir(root)):
+            folder = osp.join(root, case)
+            if case.startswith('.') or not osp.isdir(folder):
+                continue
+            images, label = {}, None
+            for fname in sorted(os.listdir(folder)):
+                stem = _strip_nii(fname)
+                if stem is None or fname.startswith('.'):
+                    continue
+                path = osp.abspath(osp.join(folder, fname))
+                if stem.lower().startswith(case.lower()) and \
+                        len(stem) > len(case):
+                    token = stem[len(case):].lstrip('_-.')
+                else:
+                    token = stem.rsplit('_', 1)[-1]
+                if self._is_label(token):
+                    label = path
+                    continue
+                mod = self._modality_of(token, path)
+                if mod in images:
+                    raise ValueError(
+                        f'{_ERR}case folder {folder!r} has two {mod} files '
+                        f'({images[mod]!r} and {path!r}); keep one.')
+                images[mod] = path
+            if not images and label is None:
+                raise FileNotFoundError(
+                    f'{_ERR}case folder {folder!r} holds no NIfTI file '
+                    f'(.nii / .nii.gz); remove it or add '
+                    f'{case}_<modality>.nii.gz files.')
+            studies.append((case, images, label, f'folder {folder!r}'))
+        return studies
+
+    def _resolve(self, path: str, where: str) -> str:
+        path = osp.expanduser(str(path))
+        if not osp.isabs(path):
+            path = osp.join(self.data_root, path)
+        path = osp.abspath(path)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{_ERR}file {path!r} listed in {where} does not exist; fix '
+                'the manifest or data_root (relative paths are relative to '
+                'data_root).')
+        return path
+
+    def _read_manifest(self, ann_file: str) -> list:
+        if not osp.isfile(ann_file):
+            raise FileNotFoundError(
+                f'{_ERR}manifest {ann_file!r} not found; fix ann_file '
+                '(relative to data_root unless absolute).')
+        rows: Dict[str, list] = {}
+        if ann_file.lower().endswith('.csv'):
+            with open(ann_file, newline='') as f:
+                reader = csv.DictReader(f)
+                header = [h.strip().lower() for h in reader.fieldnames or []]
+                if not {'case', 'modality', 'path'} <= set(header):
+                    raise ValueError(
+                        f'{_ERR}manifest {ann_file!r} needs the CSV header '
+                        f'case,modality,path (got {header}).')
+                for i, row in enumerate(reader):
+                    row = {k.strip().lower(): (v or '').strip()
+                           for k, v in row.items() if k}
+                    rows.setdefault(row['case'], []).append(
+                        (row['modality'], row['path'],
+                         f'row {i + 2} of {ann_file!r}'))
+        else:
+            try:
+                with open(ann_file) as f:
+                    content = json.load(f)
+            except ValueError as err:
+                raise ValueError(f'{_ERR}cannot read manifest {ann_file!r} '
+                                 f'as JSON ({err}); fix the file.') from err
+            if isinstance(content, dict):
+                content = content.get('data_list', content.get('studies'))
+            if not isinstance(content, list):
+                raise ValueError(
+                    f'{_ERR}manifest {ann_file!r} must be a JSON list of '
+                    '{"case", "images", "label"} dicts.')
+            for i, entry in enumerate(content):
+                where = f'entry {i} of {ann_file!r}'
+                if not isinstance(entry, dict) or not isinstance(
+                        entry.get('images'), dict):
+                    raise ValueError(f'{_ERR}{where} needs an "images" dict '
+                                     'modality -> path.')
+                case = str(entry.get('case', f'study{i}'))
+                items = [(m, p, where) for m, p in entry['images'].items()]
+                if entry.get('label'):
+                    items.append(('label', entry['label'], where))
+                rows.setdefault(case, []).extend(items)
+        if not rows:
+            raise ValueError(f'{_ERR}manifest {ann_file!r} lists no study; '
+                             'add at least one.')
+        studies = []
+        for case, items in rows.items():
+            images, label = {}, None
+            for name, path, where in items:
+                path = self._resolve(path, where)
+                if self._is_label(str(name)):
+                    label = path
+                else:
+                    images[self._modality_of(name, path)] = path
+            studies.append((case, images, label, f'manifest {ann_file!r}'))
+        return studies
+
+    def extra_repr(self) -> List[str]:
+        """The extra repr information of the dataset."""
+        return [
+            f'Data root: \t{self.data_root}',
+            f'Annotation file: \t{self.ann_file}',
+            f'Modalities: \t{self.modalities or "all present"}',
+        ]
