@@ -7,7 +7,7 @@ from torch import nn
 from mmpretrain.models.backbones import ResNet
 from mmpretrain.registry import MODELS
 
-from ..utils.masking import random_patch_mask
+from ..utils.masking import random_patch_mask, upsample_mask
 
 
 @MODELS.register_module()
@@ -72,7 +72,6 @@ class MicsMaskedResNet(ResNet):
         if mask is True:
             mask = random_patch_mask(n, (h // p, w // p), self.mask_ratio,
                                      x.device)
-        pixel_mask = mask.repeat_interleave(p, 1).repeat_interleave(
-            p, 2).unsqueeze(1).to(x.dtype)
+        pixel_mask = upsample_mask(mask, p).unsqueeze(1).to(x.dtype)
         x = x * (1 - pixel_mask) + self.mask_token.to(x.dtype) * pixel_mask
         return super().forward(x)[-1], mask, None

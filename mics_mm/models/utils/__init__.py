@@ -1,4 +1,8 @@
-from .masking import random_patch_mask
+from .masking import random_patch_mask, upsample_mask
+from .modality_templates import MicsModalityTemplates
 from .pooling import global_feature
 
-__all__ = ['global_feature', 'random_patch_mask']
+__all__ = [
+    'MicsModalityTemplates', 'global_feature', 'random_patch_mask',
+    'upsample_mask'
+]
