@@ -14,20 +14,27 @@ MODULES = sorted(
     m.name for m in pkgutil.walk_packages(mics_mm.__path__, 'mics_mm.'))
 
 REGISTERED = {
-    DATASETS: ['MicsKvasirDataset', 'MicsSemiSupervisedDataset'],
+    DATASETS: [
+        'MicsKvasirDataset', 'MicsSemiSupervisedDataset',
+        'MicsBrainMRIDataset'
+    ],
     TRANSFORMS: [
         'MicsLoadMultiModalImages', 'MicsSimulatedNBI', 'MicsSharedTransforms',
         'MicsPerModalityTransforms', 'MicsPackMultiModalInputs',
-        'MicsSelectModality'
+        'MicsSelectModality', 'MicsLoadMRIStudy', 'MicsPercentileNormalize',
+        'MicsForegroundCrop', 'MicsSampleModalities', 'MicsRandomSlice2D',
+        'MicsRandomPatch3D', 'MicsPackMRIInputs'
     ],
     MODELS: [
         'MICS', 'MicsConsistencyHead', 'MicsAlignedHead',
         'MicsL2AttnDiscriminator', 'MicsMaskedResNet', 'MicsDataPreprocessor',
-        'MicsMultiModalClassifier', 'MicsFusionNeck', 'MicsDistShiftHead'
+        'MicsMultiModalClassifier', 'MicsFusionNeck', 'MicsDistShiftHead',
+        'BrainMVP', 'MicsInfoNCEHead', 'MicsModalityTemplates',
+        'MicsUniFormer3D', 'MicsDecoder3D', 'MicsLinearDecoder2D'
     ],
     HOOKS: [
         'MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook',
-        'MicsLambdaRampHook'
+        'MicsLambdaRampHook', 'MicsBrainMVPScheduleHook'
     ],
     METRICS: ['MicsClsMetric'],
     OPTIM_WRAPPER_CONSTRUCTORS: ['MicsMultiOptimWrapperConstructor'],

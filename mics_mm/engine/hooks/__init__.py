@@ -1,9 +1,10 @@
 from .alpha_warmup_hook import MicsAlphaWarmupHook
+from .brainmvp_schedule_hook import MicsBrainMVPScheduleHook
 from .lambda_ramp_hook import MicsLambdaRampHook
 from .queue_size_hook import MicsQueueSizeHook
 from .random_state_hook import MicsRandomStateHook
 
 __all__ = [
-    'MicsAlphaWarmupHook', 'MicsLambdaRampHook', 'MicsQueueSizeHook',
-    'MicsRandomStateHook'
+    'MicsAlphaWarmupHook', 'MicsBrainMVPScheduleHook', 'MicsLambdaRampHook',
+    'MicsQueueSizeHook', 'MicsRandomStateHook'
 ]

@@ -1,3 +1,4 @@
 from .masked_resnet import MicsMaskedResNet
+from .uniformer3d import MicsUniFormer3D
 
-__all__ = ['MicsMaskedResNet']
+__all__ = ['MicsMaskedResNet', 'MicsUniFormer3D']

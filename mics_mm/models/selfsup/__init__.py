@@ -1,3 +1,4 @@
+from .brainmvp import BrainMVP
 from .mics import MICS
 
-__all__ = ['MICS']
+__all__ = ['BrainMVP', 'MICS']

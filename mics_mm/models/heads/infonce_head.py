@@ -1,0 +1,45 @@
+"""Symmetric InfoNCE between two views (BrainMVP's modality-aware CL)."""
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class MicsInfoNCEHead(BaseModule):
+    r"""Symmetric InfoNCE: view 1 and view 2 of a sample are positives.
+
+    BrainMVP's modality-aware contrastive loss (METHODS.md §2): with
+    L2-normalised features :math:`u_i, v_i` of the two views of sample
+    :math:`i`, :math:`s_{ij} = u_i \cdot v_j / \tau` and
+    :math:`\mathcal{L} = \frac{1}{2}[\mathrm{CE}(s, I) + \mathrm{CE}(s^\top,
+    I)]`, the other samples of the batch being the negatives.
+
+    Args:
+        temperature (float): :math:`\tau`. Defaults to 0.1 (this project's
+            choice for normalised pooled features; the public code uses 1.0
+            on flattened features, METHODS.md §2 decision 3).
+        normalize (bool): L2-normalise the features first. Defaults to True.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 temperature: float = 0.1,
+                 normalize: bool = True,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if temperature <= 0:
+            raise ValueError('MicsInfoNCEHead: temperature must be > 0, got '
+                             f'{temperature}.')
+        self.temperature = temperature
+        self.normalize = normalize
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+        """Loss for ``(N, D)`` features of the two views."""
+        if self.normalize:
+            view1, view2 = F.normalize(view1, dim=1), F.normalize(view2, dim=1)
+        logits = view1 @ view2.t() / self.temperature
+        target = torch.arange(len(logits), device=logits.device)
+        return (F.cross_entropy(logits, target) +
+                F.cross_entropy(logits.t(), target)) / 2

@@ -1,0 +1,65 @@
+"""Skip-free UNETR-style 3D reconstruction decoder (BrainMVP)."""
+import math
+from typing import Sequence, Tuple, Union
+
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+__all__ = ['MicsDecoder3D']
+
+
+@MODELS.register_module()
+class MicsDecoder3D(BaseModule):
+    """Up-sample the deepest backbone feature back to the input volume.
+
+    Each of the ``log2(scale)`` steps is ConvTranspose3d(k2, s2) ->
+    InstanceNorm3d -> LeakyReLU -> Conv3d(3x3x3) -> InstanceNorm3d ->
+    LeakyReLU; a final 1x1x1 convolution maps to ``out_channels``. There are
+    no skip connections.
+
+    Args:
+        in_channels (int): Channels of the input feature.
+        channels (Sequence[int]): Output channels of each up-sampling step;
+            its length must equal ``log2(scale)``.
+        out_channels (int): Channels of the reconstruction.
+        scale (int): Total stride to undo (a power of two).
+    """
+
+    def __init__(self,
+                 in_channels: int = 512,
+                 channels: Sequence[int] = (256, 128, 64, 32, 16),
+                 out_channels: int = 4,
+                 scale: int = 32,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if scale < 2 or scale & (scale - 1):
+            raise ValueError(
+                f'scale must be a power of two >= 2, got {scale}.')
+        steps = int(round(math.log2(scale)))
+        channels = tuple(channels)
+        if len(channels) != steps:
+            raise ValueError(
+                f'scale={scale} needs {steps} up-sampling steps but '
+                f'len(channels)={len(channels)}.')
+        layers = []
+        prev = in_channels
+        for ch in channels:
+            layers += [
+                nn.ConvTranspose3d(prev, ch, kernel_size=2, stride=2),
+                nn.InstanceNorm3d(ch, affine=True),
+                nn.LeakyReLU(0.01, inplace=True),
+                nn.Conv3d(ch, ch, 3, padding=1),
+                nn.InstanceNorm3d(ch, affine=True),
+                nn.LeakyReLU(0.01, inplace=True),
+            ]
+            prev = ch
+        self.up = nn.Sequential(*layers)
+        self.out_conv = nn.Conv3d(prev, out_channels, 1)
+
+    def forward(self, x: Union[Tensor, Tuple[Tensor, ...]]) -> Tensor:
+        """Decode the last stage feature to (N, out_channels, D, H, W)."""
+        if isinstance(x, (tuple, list)):
+            x = x[-1]
+        return self.out_conv(self.up(x))

@@ -1,0 +1,210 @@
+"""BrainMVP pre-training (arXiv 2410.10604), 2D slices and 3D patches."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from mmpretrain.models.selfsup import BaseSelfSupervisor
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from ...datasets.brain_mri import MRI_MODALITIES, canonical_modality
+from ..utils import global_feature, random_patch_mask, upsample_mask
+
+DEFAULT_LOSS_WEIGHTS = dict(md=10.0, cmr=1.0, cl=1.0)
+
+
+@MODELS.register_module()
+class BrainMVP(BaseSelfSupervisor):
+    """BrainMVP: multi-modal vision pre-training for brain MRI.
+
+    Implementation of the three proxy tasks of `BrainMVP
+    <https://arxiv.org/abs/2410.10604>`_ (METHODS.md §2), for 2D slices
+    ``(N, K, H, W)`` and 3D patches ``(N, K, D, H, W)`` alike (decision 1):
+    ``K`` sampled modalities are the input channels, and every channel gets
+    its own random block mask (``block_size`` blocks, ``mask_ratio``):
+
+    - *Modality template distillation* (MD view): masked blocks of channel
+      ``k`` (modality ``m``) are filled from the learnable template of ``m``
+      (``templates``, a ``MicsModalityTemplates``), cropped at the sample's
+      canvas position (``canvas_offset`` and, for slices, ``canvas_axis`` /
+      ``slice_index`` in the data sample's metainfo).
+    - *Cross-modal reconstruction* (CMR view): masked blocks of channel
+      ``k`` are filled with another channel of the same study (independent
+      mask).
+    - Once the template period is over (``use_templates=False``) the first
+      view is a second CMR view with its own mask.
+    - Both views go through the shared encoder and the decoder (``neck``,
+      no skips), which reconstructs the full original input; the losses are
+      MSE over the whole image / volume (``recon_loss``), weighted
+      ``10 * MD + 1 * CMR`` as in the public code.
+    - *Modality-aware contrastive learning* (``head``,
+      ``MicsInfoNCEHead``): the two views' pooled deepest features, through
+      ``projector``, are positives for the same sample and negatives for the
+      others.
+
+    ``use_cl`` and ``use_templates`` are switched by
+    ``MicsBrainMVPScheduleHook`` (decision 2): the public code turns the
+    contrastive loss on late in the schedule. Without the hook both stay as
+    constructed.
+
+    Args:
+        backbone (dict): Encoder taking ``K`` input channels (an mmpretrain
+            2D backbone with ``in_channels=K`` or ``MicsUniFormer3D``).
+        neck (dict): Decoder to ``K`` channels at the input resolution
+            (``MicsLinearDecoder2D`` / ``MicsDecoder3D``).
+        head (dict, optional): Contrastive head; None switches CL off for
+            good. Defaults to None.
+        projector (dict, optional): Projection of the pooled feature for CL
+            (e.g. ``NonLinearNeck``); None uses the pooled feature.
+        templates (dict, optional): ``MicsModalityTemplates``; None switches
+            MD off (the CMR view alone is trained). Defaults to None.
+        recon_loss (dict): Loss config. Defaults to
+            ``dict(type='PixelReconstructionLoss', criterion='L2')`` (MSE).
+        block_size (int): Side of a mask block. Defaults to 8 (public code).
+        mask_ratio (float): Fraction of blocks masked. Defaults to 0.8.
+        loss_weights (dict, optional): ``md``, ``cmr``, ``cl``; missing keys
+            take 10 / 1 / 1. Defaults to None.
+        use_cl (bool): Initial CL switch. Defaults to False (late start).
+        use_templates (bool): Initial MD switch. Defaults to True.
+        data_preprocessor (dict, optional): Defaults to mmengine's
+            ``BaseDataPreprocessor`` (MRI inputs are normalised by the
+            transforms).
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: Optional[dict] = None,
+                 projector: Optional[dict] = None,
+                 templates: Optional[dict] = None,
+                 recon_loss: dict = dict(
+                     type='PixelReconstructionLoss', criterion='L2'),
+                 block_size: int = 8,
+                 mask_ratio: float = 0.8,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 use_cl: bool = False,
+                 use_templates: bool = True,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='BaseDataPreprocessor')
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        weights = dict(DEFAULT_LOSS_WEIGHTS)
+        unknown = set(loss_weights or {}) - set(weights)
+        if unknown:
+            raise KeyError(f'BrainMVP: unknown loss_weights keys '
+                           f'{sorted(unknown)}; valid: {sorted(weights)}.')
+        weights.update(loss_weights or {})
+        self.loss_weights = weights
+        if not 0.0 <= mask_ratio < 1.0:
+            raise ValueError(f'BrainMVP: mask_ratio must be in [0, 1), got '
+                             f'{mask_ratio}.')
+        self.block_size = block_size
+        self.mask_ratio = mask_ratio
+        self.projector = MODELS.build(projector) if projector else None
+        self.templates = MODELS.build(templates) if templates else None
+        self.recon_loss = MODELS.build(recon_loss)
+        self.use_cl = use_cl
+        self.use_templates = use_templates
+
+    # ------------------------------------------------------------ views
+    def _masks(self, shape: Tuple[int, ...], device) -> torch.Tensor:
+        """One block mask per sample and channel, at voxel resolution."""
+        n, k, *spatial = shape
+        bad = [s for s in spatial if s % self.block_size]
+        if bad:
+            raise ValueError(
+                f'BrainMVP: input size {tuple(spatial)} is not divisible by '
+                f'block_size={self.block_size}; change the crop / patch size.')
+        grid = [s // self.block_size for s in spatial]
+        mask = random_patch_mask(n * k, grid, self.mask_ratio, device)
+        return upsample_mask(mask, self.block_size).view(n, k, *spatial)
+
+    @staticmethod
+    def _partners(n: int, k: int, device) -> torch.Tensor:
+        """For each (sample, channel) another channel of the same sample."""
+        if k < 2:
+            raise ValueError('BrainMVP: cross-modal reconstruction needs at '
+                             'least 2 channels; sample K >= 2 modalities '
+                             '(MicsSampleModalities duplicates when fewer).')
+        shift = torch.randint(1, k, (n, k), device=device)
+        return (torch.arange(k, device=device) + shift) % k
+
+    def _positions(self, data_samples: Sequence[DataSample],
+                   spatial: Sequence[int]) -> Tuple[torch.Tensor, List[int]]:
+        """Canvas offset (N, 3) and crop size of every sample."""
+        offsets = []
+        size = list(spatial)
+        for sample in data_samples:
+            offset = list(sample.metainfo.get('canvas_offset', (0, 0, 0)))
+            if len(spatial) == 2:
+                axis = int(sample.metainfo.get('canvas_axis', 2))
+                offset = offset[:axis] + offset[axis + 1:]
+                offset.insert(axis, int(sample.metainfo['slice_index']))
+                size = list(spatial)
+                size.insert(axis, 1)
+            offsets.append(offset)
+        return torch.tensor(offsets, dtype=torch.long), size
+
+    def md_view(self, x: torch.Tensor, mask: torch.Tensor,
+                data_samples: Sequence[DataSample]) -> torch.Tensor:
+        """Fill the masked blocks of each channel from its template."""
+        n, k, *spatial = x.shape
+        offsets, size = self._positions(data_samples, spatial)
+        names = [s.metainfo['modalities'] for s in data_samples]
+        index = torch.tensor([[
+            MRI_MODALITIES.index(canonical_modality(m)) for m in row
+        ] for row in names]).flatten()
+        crops = self.templates.crop(index, offsets.repeat_interleave(k, 0),
+                                    size).reshape(n, k, *spatial)
+        return x * (1 - mask) + crops.to(x.dtype) * mask
+
+    def cmr_view(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Fill the masked blocks of each channel with another channel."""
+        n, k = x.shape[:2]
+        partners = self._partners(n, k, x.device)
+        other = torch.gather(
+            x, 1,
+            partners.view(n, k, *([1] * (x.dim() - 2))).expand_as(x))
+        return x * (1 - mask) + other * mask
+
+    # ------------------------------------------------------------- loss
+    def loss(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
+             data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
+        """MD and CMR reconstruction, plus CL when switched on."""
+        x = torch.stack(inputs) if isinstance(inputs, list) else inputs
+        x = x.float()
+        n = x.size(0)
+        md = self.templates is not None and self.use_templates
+        first = self._masks(x.shape, x.device)
+        views = [
+            self.md_view(x, first, data_samples)
+            if md else self.cmr_view(x, first),
+            self.cmr_view(x, self._masks(x.shape, x.device))
+        ]
+        feats = self.backbone(torch.cat(views))
+        recon = self.neck(feats)
+        errors = [
+            self.recon_loss(recon[i * n:(i + 1) * n], x) for i in range(2)
+        ]
+        losses = {}
+        if md:
+            losses['loss_md'] = self.loss_weights['md'] * errors[0]
+            losses['loss_cmr'] = self.loss_weights['cmr'] * errors[1]
+        else:  # after the template period: two CMR views
+            losses['loss_cmr'] = self.loss_weights['cmr'] * (
+                errors[0] + errors[1]) / 2
+        if self.with_head and self.use_cl:
+            pooled = global_feature(feats[-1])
+            if self.projector is not None:
+                pooled = self.projector((pooled, ))[0]
+            losses['loss_cl'] = self.loss_weights['cl'] * self.head.loss(
+                pooled[:n], pooled[n:])
+        return losses
