@@ -17,7 +17,7 @@ CONFIGS = sorted(
                          recursive=True) if '_base_' not in p)
 # The ViT-B/16 models are large; building one of them proves the rest.
 HEAVY = ('vit-base', 'pretrain_kvasir.py', 'finetune_kvasir.py',
-         'finetune_kvasir_v2.py')
+         'finetune_kvasir_v2.py', 'pretrain_brats.py')
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +34,8 @@ def test_configs_found():
         'pretrain_kvasir.py', 'pretrain_kvasir_demo.py', 'finetune_kvasir.py',
         'finetune_kvasir_v2.py', 'finetune_kvasir_demo.py'
     } <= names
-    assert len(CONFIGS) >= 13
+    assert 'pretrain_brats.py' in names
+    assert len(CONFIGS) >= 15
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
@@ -46,6 +47,18 @@ def test_config_builds(path, demo_root):
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     heavy = any(h in osp.basename(path) for h in HEAVY)
+    if cfg.model.type == 'BrainMVP' and not heavy:
+        # NIfTI data: its dataset and training run in
+        # tests/test_engine/test_brainmvp_training.py.
+        model = MODELS.build(model_cfg)
+        build_optim_wrapper(model, cfg.optim_wrapper)
+        for hook in cfg.get('custom_hooks', []):
+            assert HOOKS.get(hook['type']) is not None, hook['type']
+        assert cfg.train_dataloader.dataset.type == 'MicsBrainMRIDataset'
+        return
+    if cfg.model.type == 'BrainMVP':
+        assert cfg.train_dataloader.dataset.data_root == 'data/brats/'
+        return
     pretrain = cfg.model.type == 'MICS'
     if 'init_cfg' in model_cfg.get('backbone', {}):
         model_cfg.backbone.pop('init_cfg')  # the checkpoint is the user's
