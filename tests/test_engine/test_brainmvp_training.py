@@ -68,6 +68,26 @@ def test_pretrain_brats_trains_and_switches_cl_on(brats_root, tmp_path):
     key = 'templates.templates'
     # The templates of the modalities seen were trained.
     assert not torch.equal(ckpt['state_dict'][key], first['state_dict'][key])
+    # ... and export as NIfTI (normalised to [0, 1]) and a PNG montage.
+    out = tmp_path / 'templates'
+    run([
+        sys.executable, 'tools/brainmvp/export_templates.py',
+        str(tmp_path / 'epoch_2.pth'), '--out',
+        str(out)
+    ])
+    t1 = nib.load(str(out / 'template_t1.nii.gz')).get_fdata()
+    assert t1.shape == (40, 40, 40)
+    assert t1.min() == pytest.approx(0) and t1.max() == pytest.approx(1)
+    assert (out / 'templates_montage.png').read_bytes()[:4] == b'\x89PNG'
+    proc = subprocess.run([
+        sys.executable, 'tools/brainmvp/export_templates.py',
+        str(tmp_path / 'nope.pth'), '--out',
+        str(out)
+    ],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and 'nope.pth' in proc.stderr
 
 
 def test_packaged_mmpretrain_train_runs_brainmvp(brats_root, tmp_path):
