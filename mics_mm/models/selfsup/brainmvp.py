@@ -9,7 +9,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ...datasets.brain_mri import MRI_MODALITIES, canonical_modality
-from ..utils import global_feature, random_patch_mask, upsample_mask
+from ..utils import (global_feature, merge_loss_weights, random_patch_mask,
+                     upsample_mask)
 
 DEFAULT_LOSS_WEIGHTS = dict(md=10.0, cmr=1.0, cl=1.0)
 
@@ -96,13 +97,8 @@ class BrainMVP(BaseSelfSupervisor):
             head=head,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        weights = dict(DEFAULT_LOSS_WEIGHTS)
-        unknown = set(loss_weights or {}) - set(weights)
-        if unknown:
-            raise KeyError(f'BrainMVP: unknown loss_weights keys '
-                           f'{sorted(unknown)}; valid: {sorted(weights)}.')
-        weights.update(loss_weights or {})
-        self.loss_weights = weights
+        self.loss_weights = merge_loss_weights(DEFAULT_LOSS_WEIGHTS,
+                                               loss_weights, 'BrainMVP')
         if not 0.0 <= mask_ratio < 1.0:
             raise ValueError(f'BrainMVP: mask_ratio must be in [0, 1), got '
                              f'{mask_ratio}.')

@@ -11,7 +11,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import global_feature
+from ..utils import global_feature, merge_loss_weights
 
 DEFAULT_LOSS_WEIGHTS = dict(reconstruction=10.0, consistency=1.0, aligned=0.1)
 
@@ -131,13 +131,8 @@ class MICS(BaseSelfSupervisor):
                 self.modalities):
             raise ValueError('MICS: `modalities` needs at least two distinct '
                              f'names, got {self.modalities}.')
-        weights = dict(DEFAULT_LOSS_WEIGHTS)
-        unknown = set(loss_weights or {}) - set(weights)
-        if unknown:
-            raise KeyError(f'MICS: unknown loss_weights keys {sorted(unknown)};'
-                           f' valid keys are {sorted(weights)}.')
-        weights.update(loss_weights or {})
-        self.loss_weights = weights
+        self.loss_weights = merge_loss_weights(DEFAULT_LOSS_WEIGHTS,
+                                               loss_weights, 'MICS')
         self.cross_modal_recon = cross_modal_recon
         self.consistency_from_masked = consistency_from_masked
 
