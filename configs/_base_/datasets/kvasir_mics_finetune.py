@@ -1,17 +1,10 @@
 # Kvasir for MICS fine-tuning: the labelled subset of train (split files of
 # tools/data/make_splits.py), val and test. Change the labelled fraction with
 #   --cfg-options train_dataloader.dataset.ann_file=splits/train_labeled_5pct.json
-dataset_type = 'MicsKvasirDataset'
-data_root = 'data/kvasir/'
-modalities = ('wli', 'nbi')
+# Data root, modalities and per-modality normalisation come from the
+# pre-training data config.
+_base_ = './kvasir_mics.py'
 img_size = 224
-
-data_preprocessor = dict(
-    type='MicsDataPreprocessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True,
-    modalities=modalities)
 
 train_pipeline = [
     dict(type='MicsLoadMultiModalImages'),
@@ -51,17 +44,8 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='splits/train_labeled_10pct.json',
-        modalities=modalities,
-        pipeline=train_pipeline))
+        ann_file='splits/train_labeled_10pct.json', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=64,
     num_workers=8,
@@ -69,24 +53,15 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
+        type={{_base_.dataset_type}},
+        data_root={{_base_.data_root}},
         ann_file='splits/val.json',
-        modalities=modalities,
+        modalities={{_base_.modalities}},
         test_mode=True,
         pipeline=test_pipeline))
+# The same loader on the held-out test split.
 test_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='splits/test.json',
-        modalities=modalities,
-        test_mode=True,
-        pipeline=test_pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='splits/test.json'))
 val_evaluator = dict(type='MicsClsMetric')
 test_evaluator = val_evaluator

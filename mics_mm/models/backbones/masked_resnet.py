@@ -1,5 +1,5 @@
 """ResNet that can take a SimMIM-style masked input (METHODS.md §1, dec. 6)."""
-from typing import Optional, Tuple, Union
+from typing import Tuple, Union
 
 import torch
 from torch import nn

@@ -7,6 +7,8 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
+from ..utils import global_feature
+
 __all__ = ['MicsFusionNeck']
 
 
@@ -120,15 +122,12 @@ class MicsFusionNeck(BaseModule):
 
     @staticmethod
     def _to_vector(feat: Tensor, name: str) -> Tensor:
-        """Reduce a (B, C), (B, L, C) or (B, C, H, W) feature to (B, C)."""
-        if feat.dim() == 2:
-            return feat
-        if feat.dim() == 3:
-            return feat[:, 0]
-        if feat.dim() == 4:
-            return feat.mean(dim=(2, 3))
-        raise ValueError(f'Feature of modality {name!r} must be 2D, 3D or '
-                         f'4D, got shape {tuple(feat.shape)}.')
+        """Reduce a (B, C), (B, L, C) or (B, C, ...) map to (B, C)."""
+        if feat.dim() < 2:
+            raise ValueError(f'Feature of modality {name!r} must have a '
+                             f'batch and a channel axis, got shape '
+                             f'{tuple(feat.shape)}.')
+        return global_feature(feat)
 
     def _check(self, feats: Dict[str, Tensor]) -> Dict[str, Tensor]:
         if not isinstance(feats, dict):

@@ -1,0 +1,22 @@
+# The parts of the MICS fine-tuning model every backbone shares (METHODS.md
+# §1 "Fine-tuning", decisions 8-9): one encoder per modality (initialised
+# from model.pretrained), a cross-attention fusion encoder, the
+# distribution-shift head on the fused feature, modality dropout so that
+# prediction also works when a modality is missing.
+model = dict(
+    type='MicsMultiModalClassifier',
+    modalities=('wli', 'nbi'),
+    neck=dict(
+        type='MicsFusionNeck',
+        mode='cross_attention',
+        embed_dims=256,
+        num_heads=4,
+        depth=1),
+    head=dict(
+        type='MicsDistShiftHead',
+        num_classes=8,
+        in_channels=256,
+        lambda0=0.5,
+        mode='closed_form'),
+    pretrained=None,
+    modality_dropout=0.2)
