@@ -71,8 +71,14 @@ class MicsModalityTemplates(BaseModule):
             raise ValueError(
                 f'MicsModalityTemplates: crop of {len(size)} axes with '
                 f'offsets {tuple(offset.shape)} on a {self.canvas} canvas.')
-        normed = self.normalized()
-        out = normed.new_zeros(len(modality), *size)
+        # Min-max statistics of the templates in use only (not the whole
+        # canvas of every modality); the crops are scaled with them.
+        used = sorted(set(modality.tolist()))
+        flat = self.templates[used].flatten(1)
+        low = dict(zip(used, flat.min(dim=1).values))
+        span = dict(zip(used, (flat.max(dim=1).values -
+                               flat.min(dim=1).values).clamp_min(1e-6)))
+        out = self.templates.new_zeros(len(modality), *size)
         for i, (m, origin) in enumerate(zip(modality.tolist(),
                                             offset.tolist())):
             src, dst = [], []
@@ -83,5 +89,5 @@ class MicsModalityTemplates(BaseModule):
                 src.append(slice(lo, hi))
                 dst.append(slice(lo - start, hi - start))
             else:
-                out[(i, *dst)] = normed[(m, *src)]
+                out[(i, *dst)] = (self.templates[(m, *src)] - low[m]) / span[m]
         return out
