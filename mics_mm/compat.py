@@ -21,6 +21,7 @@ import time and is idempotent. The fixes:
    :mod:`mics_mm._mmcv_ops_fallback` is installed as ``mmcv.ops`` so that
    ``import mmseg.models`` works; compiled ops raise a clear error when used.
 """
+import atexit
 import contextlib
 import functools
 import importlib.util
@@ -108,16 +109,30 @@ def _cuda_set_device_disabled() -> Iterator[None]:
         torch.cuda.set_device = original
 
 
+def _destroy_process_group() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    mmengine never destroys it; a gloo group still alive at shutdown can
+    abort the process (``terminate called without an active exception``,
+    exit code -6) after a run that itself succeeded.
+    """
+    if torch.distributed.is_available() and \
+            torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def _cpu_safe(init_fn: Callable) -> Callable:
     """Wrap one of mmengine's ``_init_dist_*`` functions so that, without an
     accelerator, it initialises the process group with a CPU backend (gloo
     unless ``gloo``/``mpi`` was asked for) and pins no CUDA device. With an
-    accelerator the original runs unchanged."""
+    accelerator the original runs unchanged. Either way the process group is
+    destroyed at exit (:func:`_destroy_process_group`)."""
     if getattr(init_fn, '_mics_cpu_safe', False):
         return init_fn
 
     @functools.wraps(init_fn)
     def wrapper(backend: str = 'nccl', *args, **kwargs):
+        atexit.register(_destroy_process_group)
         if has_accelerator():
             return init_fn(backend, *args, **kwargs)
         cpu_backend = backend if backend in CPU_BACKENDS else 'gloo'
