@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mics_mm-installed
-REQS   := requirements/runtime.txt requirements/mminstall.txt requirements/tests.txt setup.py
+REQS   := requirements/runtime.txt requirements/mminstall.txt requirements/tests.txt \
+          requirements/data.txt setup.py
 
-.PHONY: venv demo test clean-demo
+.PHONY: venv demo demo-brainmvp test clean-demo
 
 venv: $(STAMP)
 
@@ -14,6 +15,7 @@ $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade 'pip<26'
 	$(PY) -m pip install -q -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
+	$(PY) -m pip install -q --no-deps -r requirements/data.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -21,8 +23,14 @@ $(STAMP): $(REQS)
 demo: $(STAMP)
 	$(PY) tools/demo.py --work-dir work_dirs/demo
 
+# BrainMVP on the real-brain demo set (MNI152 template; derived subjects and
+# simulated contrasts): 2D pre-training, then mmseg tissue segmentation with
+# and without it; writes work_dirs/demo_brainmvp/summary.json.
+demo-brainmvp: $(STAMP)
+	$(PY) tools/demo_brainmvp.py --work-dir work_dirs/demo_brainmvp
+
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 clean-demo:
-	rm -rf work_dirs/demo data/kvasir_demo_synthetic
+	rm -rf work_dirs/demo data/kvasir_demo_synthetic work_dirs/demo_brainmvp data/brain_demo

@@ -1,12 +1,19 @@
 """Every config in configs/ loads, builds its model and optimizer, and its
-dataset reads the (synthetic) demo data."""
+datasets read demo data: the synthetic Kvasir stand-in for MICS, the
+real-brain demo set (MNI152 at 4 mm) for BrainMVP, its segmentation
+(mmseg) and classification configs."""
+import copy
 import glob
+import json
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 from mmengine.optim import OptimWrapperDict, build_optim_wrapper
 
+from mmengine.registry import DefaultScope
+
+from mics_mm.datasets.brain_demo import make_brain_demo
 from mics_mm.datasets.demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mmpretrain.registry import DATASETS, HOOKS, MODEL_WRAPPERS, MODELS
@@ -38,27 +45,97 @@ def test_configs_found():
     assert len(CONFIGS) >= 15
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_config_builds(path, demo_root):
-    cfg = Config.fromfile(path)
-    assert cfg.default_scope == 'mmpretrain'
-    assert 'mics_mm' in cfg.custom_imports['imports']
+@pytest.fixture(scope='module')
+def brain_root(tmp_path_factory):
+    """The real-brain demo set, small, plus a classification manifest."""
+    root = tmp_path_factory.mktemp('brain') / 'demo'
+    make_brain_demo(str(root), subjects=3, factor=4, labelled=1, held_out=1,
+                    itk_dir=None)
+    items = json.load(open(root / 'pretrain.json'))
+    for i, item in enumerate(items):
+        item['gt_label'] = i % 2
+    for split in ('train', 'val', 'test'):
+        (root / f'cls_{split}.json').write_text(json.dumps(items))
+    return str(root)
+
+
+def _datasets(cfg, root, registry, loaders):
+    """Build each loader's dataset on ``root`` and read one sample."""
+    samples = []
+    for loader in loaders:
+        ds_cfg = cfg[loader].dataset.copy()
+        inner = ds_cfg.dataset if ds_cfg.type == 'RepeatDataset' else ds_cfg
+        inner['data_root'] = root
+        dataset = registry.build(ds_cfg)
+        assert len(dataset) > 0
+        samples.append(dataset[0])
+    return samples
+
+
+def _check_brain_config(cfg, model_cfg, path, brain_root):
+    """BrainMVP pre-training, segmentation (mmseg) and MRI classification."""
+    name = osp.basename(path)
+    backbone = model_cfg.get('backbone', {})
+    if backbone.get('init_cfg') is not None:
+        backbone.pop('init_cfg')  # the checkpoint is the user's
+    if cfg.default_scope == 'mmseg':
+        import mics_mm.seg  # noqa: F401
+        from mmseg.registry import DATASETS as SEG_DATASETS
+        from mmseg.registry import MODELS as SEG_MODELS
+        assert cfg.custom_imports['imports'] == ['mics_mm', 'mics_mm.seg']
+        assert cfg.model.type == 'EncoderDecoder'
+        assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            if 'resnet50' not in name:
+                model = SEG_MODELS.build(model_cfg)
+                build_optim_wrapper(model, cfg.optim_wrapper)
+            samples = _datasets(cfg, brain_root, SEG_DATASETS,
+                                ('train_dataloader', 'test_dataloader'))
+        for sample in samples:
+            channels = cfg.model.backbone.in_channels
+            assert sample['inputs'].shape[0] == channels
+            assert sample['data_samples'].gt_sem_seg is not None
+        # BrainMVP-pre-trained configs name one checkpoint for the encoder
+        # and for the templates.
+        if 'brainmvp-pre' in name:
+            assert cfg.model.data_preprocessor.templates == \
+                cfg.model.backbone.init_cfg.checkpoint
+        return
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    if cfg.model.type == 'BrainMVP':
+        if 'uniformer-s' not in name and 'pretrain_brats' not in name:
+            model = MODELS.build(model_cfg)
+            build_optim_wrapper(model, cfg.optim_wrapper)
+        for hook in cfg.get('custom_hooks', []):
+            assert HOOKS.get(hook['type']) is not None, hook['type']
+        sample, = _datasets(cfg, brain_root, DATASETS, ('train_dataloader', ))
+        assert sample['inputs'].shape[0] == 4  # sampled modalities
+        assert 'canvas_offset' in sample['data_samples'].metainfo
+        return
+    # MRI classification
+    assert cfg.model.data_preprocessor.type == 'MicsMRIDataPreprocessor'
+    for sample in _datasets(cfg, brain_root, DATASETS,
+                            ('train_dataloader', 'test_dataloader')):
+        assert sample['inputs'].shape[0] == len(
+            cfg.train_dataloader.dataset.modalities)
+        assert sample['data_samples'].gt_label is not None
+    if 'brainmvp-pre' in name:
+        assert cfg.model.data_preprocessor.templates == \
+            cfg.model.backbone.init_cfg.checkpoint
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds(path, demo_root, brain_root):
+    cfg = Config.fromfile(path)
+    assert 'mics_mm' in cfg.custom_imports['imports']
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     heavy = any(h in osp.basename(path) for h in HEAVY)
-    if cfg.model.type == 'BrainMVP' and not heavy:
-        # NIfTI data: its dataset and training run in
-        # tests/test_engine/test_brainmvp_training.py.
-        model = MODELS.build(model_cfg)
-        build_optim_wrapper(model, cfg.optim_wrapper)
-        for hook in cfg.get('custom_hooks', []):
-            assert HOOKS.get(hook['type']) is not None, hook['type']
-        assert cfg.train_dataloader.dataset.type == 'MicsBrainMRIDataset'
+    if '/brainmvp/' in path:
+        _check_brain_config(cfg, copy.deepcopy(model_cfg), path, brain_root)
         return
-    if cfg.model.type == 'BrainMVP':
-        assert cfg.train_dataloader.dataset.data_root == 'data/brats/'
-        return
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
     pretrain = cfg.model.type == 'MICS'
     if 'init_cfg' in model_cfg.get('backbone', {}):
         model_cfg.backbone.pop('init_cfg')  # the checkpoint is the user's

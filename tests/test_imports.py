@@ -16,21 +16,23 @@ MODULES = sorted(
 REGISTERED = {
     DATASETS: [
         'MicsKvasirDataset', 'MicsSemiSupervisedDataset',
-        'MicsBrainMRIDataset'
+        'MicsBrainMRIDataset', 'MicsBrainMRISliceDataset'
     ],
     TRANSFORMS: [
         'MicsLoadMultiModalImages', 'MicsSimulatedNBI', 'MicsSharedTransforms',
         'MicsPerModalityTransforms', 'MicsPackMultiModalInputs',
         'MicsSelectModality', 'MicsLoadMRIStudy', 'MicsPercentileNormalize',
         'MicsForegroundCrop', 'MicsSampleModalities', 'MicsRandomSlice2D',
-        'MicsRandomPatch3D', 'MicsPackMRIInputs'
+        'MicsRandomPatch3D', 'MicsPackMRIInputs', 'MicsArrangeModalities',
+        'MicsTakeSlice2D', 'MicsCropPad', 'MicsCachedCompose'
     ],
     MODELS: [
         'MICS', 'MicsConsistencyHead', 'MicsAlignedHead',
         'MicsL2AttnDiscriminator', 'MicsMaskedResNet', 'MicsDataPreprocessor',
         'MicsMultiModalClassifier', 'MicsFusionNeck', 'MicsDistShiftHead',
         'BrainMVP', 'MicsInfoNCEHead', 'MicsModalityTemplates',
-        'MicsUniFormer3D', 'MicsDecoder3D', 'MicsLinearDecoder2D'
+        'MicsUniFormer3D', 'MicsDecoder3D', 'MicsDecoder2D',
+        'MicsLinearDecoder2D', 'MicsMRIDataPreprocessor'
     ],
     HOOKS: [
         'MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook',

@@ -18,14 +18,14 @@ how MICS does on real endoscopy.
 """
 import argparse
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 import time
-from typing import Dict, List
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from demo_common import (ROOT, last_checkpoint, read_scalars,  # noqa: E402
+                         run, summarise_losses)
+
 LOSS_TERMS = ('loss', 'loss_recon', 'loss_consistency', 'loss_aligned',
               'loss_disc')
 
@@ -53,44 +53,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def run(cmd: List[str]) -> None:
-    """Run one step from the repository root, echoing it first."""
-    print('+ ' + ' '.join(cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
-
-
-def read_scalars(work_dir: str) -> List[dict]:
-    """Training records of mmengine's ``vis_data/scalars.json``."""
-    runs = sorted(
-        d for d in os.listdir(work_dir)
-        if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
-    if not runs:
-        raise FileNotFoundError(
-            f'demo: no vis_data/scalars.json under {work_dir}; did '
-            'training log anything?')
-    with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    return [r for r in records if 'loss' in r]
-
-
-def summarise_losses(records: List[dict]) -> Dict[str, float]:
-    """First and last logged value of the total loss and of every term."""
-    out = {}
-    last_epoch = max(r.get('epoch', 0) for r in records)
-    for term in LOSS_TERMS:
-        values = [r[term] for r in records if term in r]
-        if not values:
-            continue
-        out[f'{term}_first'] = values[0]
-        out[f'{term}_last'] = values[-1]
-        tail = [
-            r[term] for r in records
-            if term in r and r.get('epoch', 0) == last_epoch
-        ]
-        out[f'{term}_last_epoch_mean'] = sum(tail) / len(tail)
-    return out
-
-
 def finetune_and_test(args, py: str, run_dir: str, name: str,
                       pretrained: str) -> dict:
     """Fine-tune (from ``pretrained`` or scratch), test, return metrics."""
@@ -110,8 +72,7 @@ def finetune_and_test(args, py: str, run_dir: str, name: str,
         py, 'tools/train.py', args.finetune_config, '--work-dir', work,
         '--cfg-options', *opts
     ])
-    with open(osp.join(ROOT, work, 'last_checkpoint')) as f:
-        checkpoint = osp.relpath(f.read().strip(), ROOT)
+    checkpoint = last_checkpoint(work)
     out = osp.join(work, 'test_metrics.json')
     run([
         py, 'tools/test.py', args.finetune_config, checkpoint, '--work-dir',
@@ -157,10 +118,9 @@ def main():
         *args.cfg_options
     ])
     seconds = time.time() - start
-    ckpt_file = osp.join(ROOT, pre_dir, 'last_checkpoint')
-    with open(ckpt_file) as f:
-        checkpoint = osp.relpath(f.read().strip(), ROOT)
-    losses = summarise_losses(read_scalars(osp.join(ROOT, pre_dir)))
+    checkpoint = last_checkpoint(pre_dir)
+    losses = summarise_losses(
+        read_scalars(osp.join(ROOT, pre_dir)), LOSS_TERMS)
     pretrain = dict(
         config=args.config,
         data=data,

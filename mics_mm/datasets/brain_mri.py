@@ -92,18 +92,27 @@ class MicsBrainMRIDataset(BaseDataset):
     :func:`canonical_modality` (case-insensitive aliases such as ``t1ce``,
     ``t2f``, ``t1n``). ``modalities=None`` keeps what each study has; a
     sequence keeps only those modalities and requires every study to have
-    all of them.
+    all of them, unless ``allow_missing`` (downstream tasks where BrainMVP's
+    templates substitute a missing modality): then a study needs at least
+    one of them and ``MicsArrangeModalities`` puts the channels in order.
+
+    Class labels (classification): a JSON manifest entry may carry
+    ``"gt_label"`` (an index or a name of ``classes``), and ``labels_file``
+    (a CSV with header ``case,gt_label``, relative to ``data_root``) labels
+    studies of any source. Once any study has a label, every study must.
 
     Each item of ``data_list`` is ``dict(img_path={modality: absolute path},
-    seg_path=str | None, case=str, modalities=tuple)``, modalities present
-    in vocabulary order. ``metainfo['modalities']`` is the vocabulary (or
-    the requested ``modalities``).
+    seg_path=str | None, case=str, modalities=tuple)`` (plus ``gt_label``
+    when labelled), modalities present in vocabulary order.
+    ``metainfo['modalities']`` is the vocabulary (or the requested
+    ``modalities``); ``metainfo['classes']`` the class names, if given.
 
     Errors are raised at init (``FileNotFoundError`` / ``ValueError``, the
     message starts with ``'MicsBrainMRIDataset: '``, names the path and says
     what to do): missing ``data_root``, a case folder without NIfTI files,
     a manifest that is empty or references a missing file, an unknown
-    modality, a study lacking a required modality.
+    modality, a study lacking a required modality, an unknown class name or
+    a study without a label when others have one.
 
     Args:
         data_root (str): Dataset folder. Defaults to ''.
@@ -113,6 +122,10 @@ class MicsBrainMRIDataset(BaseDataset):
             require; None keeps all. Defaults to None.
         label_key (str): Modality token of the label file. Defaults to
             ``'seg'``.
+        allow_missing (bool): With ``modalities``, keep studies that lack
+            some of them (not all). Defaults to False.
+        labels_file (str): CSV ``case,gt_label`` of class labels; '' for
+            none. Defaults to ''.
         pipeline (Sequence): Transforms. Defaults to ``()``.
         test_mode (bool): Test mode. Defaults to False.
         **kwargs: Other arguments of :class:`mmpretrain.datasets.BaseDataset`.
@@ -123,6 +136,8 @@ class MicsBrainMRIDataset(BaseDataset):
                  ann_file: str = '',
                  modalities: Optional[Sequence[str]] = None,
                  label_key: str = 'seg',
+                 allow_missing: bool = False,
+                 labels_file: str = '',
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  **kwargs) -> None:
@@ -139,6 +154,8 @@ class MicsBrainMRIDataset(BaseDataset):
             modalities = tuple(m for m in MRI_MODALITIES if m in wanted)
         self.modalities = modalities
         self.label_key = str(label_key).lower()
+        self.allow_missing = bool(allow_missing)
+        self.labels_file = labels_file
         metainfo = dict(kwargs.pop('metainfo', None) or {})
         metainfo.setdefault('modalities', modalities or MRI_MODALITIES)
         data_root = osp.expanduser(data_root) if data_root else data_root
@@ -174,18 +191,73 @@ class MicsBrainMRIDataset(BaseDataset):
         if not studies:
             raise ValueError(f'{_ERR}no study found in '
                              f'{self.ann_file or self.data_root!r}.')
-        return [self._finish(*s) for s in studies]
+        infos = [self._finish(*s) for s in studies]
+        self._attach_labels(infos)
+        return infos
+
+    # ------------------------------------------------------------ labels
+    def _class_index(self, value, where: str) -> int:
+        """A class index from an int or a class name."""
+        classes = self._metainfo.get('classes')
+        if isinstance(value, str) and not value.strip().lstrip('-').isdigit():
+            if not classes or value not in classes:
+                raise ValueError(
+                    f'{_ERR}{where} has class {value!r}, which is not in '
+                    f'classes={classes}; fix the label or set '
+                    'metainfo=dict(classes=[...]).')
+            return list(classes).index(value)
+        index = int(value)
+        if index < 0 or (classes and index >= len(classes)):
+            raise ValueError(f'{_ERR}{where} has class index {index}, '
+                             f'outside 0..{len(classes or ()) - 1}.')
+        return index
+
+    def _attach_labels(self, infos: List[dict]) -> None:
+        """Class labels from the manifest and / or ``labels_file``."""
+        if self.labels_file:
+            path = self.labels_file
+            if not osp.isabs(path) and self.data_root:
+                path = osp.join(self.data_root, path)
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'{_ERR}labels_file {path!r} not found; give a CSV with '
+                    'header case,gt_label (relative to data_root).')
+            with open(path, newline='') as f:
+                reader = csv.DictReader(f)
+                header = [h.strip().lower() for h in reader.fieldnames or []]
+                if not {'case', 'gt_label'} <= set(header):
+                    raise ValueError(f'{_ERR}labels_file {path!r} needs the '
+                                     f'CSV header case,gt_label (got '
+                                     f'{header}).')
+                table = {}
+                for i, row in enumerate(reader):
+                    row = {k.strip().lower(): (v or '').strip()
+                           for k, v in row.items() if k}
+                    table[row['case']] = (row['gt_label'],
+                                          f'row {i + 2} of {path!r}')
+            for info in infos:
+                if info['case'] in table:
+                    value, where = table[info['case']]
+                    info['gt_label'] = self._class_index(value, where)
+        labelled = [i for i in infos if 'gt_label' in i]
+        if labelled and len(labelled) != len(infos):
+            missing = [i['case'] for i in infos if 'gt_label' not in i]
+            raise ValueError(
+                f'{_ERR}studies {missing[:5]} have no class label while '
+                f'{len(labelled)} others do; label every study '
+                f'({self.labels_file or self.ann_file!r}).')
 
     def _is_label(self, token: str) -> bool:
         token = token.lower()
         return token == self.label_key or token in _LABEL_NAMES
 
     def _finish(self, case: str, images: Dict[str, str],
-                label: Optional[str], where: str) -> dict:
+                label: Optional[str], where: str,
+                gt_label=None) -> dict:
         """Filter / order the modalities of one study into a data_info."""
         if self.modalities is not None:
             missing = [m for m in self.modalities if m not in images]
-            if missing:
+            if missing and not self.allow_missing:
                 raise ValueError(
                     f'{_ERR}study {case!r} ({where}) lacks modalities '
                     f'{missing} (it has {sorted(images)}); add the files or '
@@ -195,14 +267,18 @@ class MicsBrainMRIDataset(BaseDataset):
             keep = MRI_MODALITIES
         mods = tuple(m for m in keep if m in images)
         if not mods:
+            wanted = f' of {self.modalities}' if self.modalities else ''
             raise ValueError(f'{_ERR}study {case!r} ({where}) has no '
-                             'modality image, only a label; add the images.')
-        return dict(
+                             f'modality image{wanted}; add the images.')
+        info = dict(
             img_path={m: images[m]
                       for m in mods},
             seg_path=label,
             case=case,
             modalities=mods)
+        if gt_label is not None:
+            info['gt_label'] = self._class_index(gt_label, where)
+        return info
 
     def _modality_of(self, name: str, path: str) -> str:
         try:
@@ -243,7 +319,7 @@ class MicsBrainMRIDataset(BaseDataset):
                     f'{_ERR}case folder {folder!r} holds no NIfTI file '
                     f'(.nii / .nii.gz); remove it or add '
                     f'{case}_<modality>.nii.gz files.')
-            studies.append((case, images, label, f'folder {folder!r}'))
+            studies.append((case, images, label, f'folder {folder!r}', None))
         return studies
 
     def _resolve(self, path: str, where: str) -> str:
@@ -264,6 +340,7 @@ class MicsBrainMRIDataset(BaseDataset):
                 f'{_ERR}manifest {ann_file!r} not found; fix ann_file '
                 '(relative to data_root unless absolute).')
         rows: Dict[str, list] = {}
+        classes: Dict[str, tuple] = {}
         if ann_file.lower().endswith('.csv'):
             with open(ann_file, newline='') as f:
                 reader = csv.DictReader(f)
@@ -302,6 +379,8 @@ class MicsBrainMRIDataset(BaseDataset):
                 if entry.get('label'):
                     items.append(('label', entry['label'], where))
                 rows.setdefault(case, []).extend(items)
+                if entry.get('gt_label') is not None:
+                    classes[case] = (entry['gt_label'], where)
         if not rows:
             raise ValueError(f'{_ERR}manifest {ann_file!r} lists no study; '
                              'add at least one.')
@@ -314,7 +393,9 @@ class MicsBrainMRIDataset(BaseDataset):
                     label = path
                 else:
                     images[self._modality_of(name, path)] = path
-            studies.append((case, images, label, f'manifest {ann_file!r}'))
+            gt_label, where = classes.get(case, (None, ann_file))
+            studies.append((case, images, label, f'manifest {ann_file!r}',
+                            gt_label))
         return studies
 
     def extra_repr(self) -> List[str]:

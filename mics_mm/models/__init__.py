@@ -1,5 +1,6 @@
 from . import (backbones, classifiers, discriminators, heads, necks,  # noqa: F401
                selfsup)
 from .data_preprocessor import MicsDataPreprocessor
+from .mri_data_preprocessor import MicsMRIDataPreprocessor
 
-__all__ = ['MicsDataPreprocessor']
+__all__ = ['MicsDataPreprocessor', 'MicsMRIDataPreprocessor']

@@ -17,7 +17,7 @@ def load_tool(path):
 
 
 def test_demo_summary_first_last_and_last_epoch_mean():
-    demo = load_tool('tools/demo.py')
+    demo = load_tool('tools/demo_common.py')
     records = [
         dict(epoch=1, step=1, loss=9.0, loss_recon=5.0),
         dict(epoch=1, step=2, loss=8.0, loss_recon=4.0),
@@ -33,7 +33,7 @@ def test_demo_summary_first_last_and_last_epoch_mean():
 
 
 def test_demo_reads_the_newest_scalars(tmp_path):
-    demo = load_tool('tools/demo.py')
+    demo = load_tool('tools/demo_common.py')
     for stamp, loss in (('20260101_000000', 1.0), ('20260102_000000', 2.0)):
         d = tmp_path / stamp / 'vis_data'
         d.mkdir(parents=True)

@@ -6,7 +6,7 @@ current array's origin; it lets later code index a canvas-sized template
 at the sample's position (BrainMVP's modality templates).
 """
 import warnings
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence
 
 import nibabel as nib
 import numpy as np
@@ -15,11 +15,76 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
+from ..brain_mri import canonical_modality
+
 __all__ = [
-    'MicsLoadMRIStudy', 'MicsPercentileNormalize', 'MicsForegroundCrop',
-    'MicsSampleModalities', 'MicsRandomSlice2D', 'MicsRandomPatch3D',
+    'load_nifti', 'MicsLoadMRIStudy', 'MicsPercentileNormalize',
+    'MicsForegroundCrop', 'MicsSampleModalities', 'MicsArrangeModalities',
     'MicsPackMRIInputs'
 ]
+
+
+def load_nifti(path: str,
+               reorient_ras: bool = True,
+               nan_policy: str = 'zero',
+               warned: Optional[set] = None,
+               owner: str = 'MicsLoadMRIStudy') -> np.ndarray:
+    """Read one 3D NIfTI volume as float32 (see :class:`MicsLoadMRIStudy`).
+
+    A trailing singleton 4th dimension is squeezed; other 4D files raise.
+    With ``reorient_ras`` the volume is turned to the closest RAS
+    orientation. NaN / inf voxels become 0 with one warning per file
+    (``nan_policy='zero'``, the file is added to ``warned``) or raise
+    (``'error'``).
+
+    Args:
+        path (str): The file.
+        reorient_ras (bool): Reorient to RAS. Defaults to True.
+        nan_policy (str): ``'zero'`` or ``'error'``. Defaults to 'zero'.
+        warned (set, optional): Files already warned about.
+        owner (str): Name used in messages. Defaults to 'MicsLoadMRIStudy'.
+
+    Returns:
+        np.ndarray: ``(X, Y, Z)`` float32.
+
+    Raises:
+        OSError: The file cannot be read (names it).
+        ValueError: Not a 3D volume, or NaN voxels with ``'error'``.
+    """
+    try:
+        img = nib.load(path)
+        shape = tuple(img.shape)
+    except Exception as err:  # noqa: BLE001 (any read / decode error)
+        raise OSError(f'{owner}: cannot read NIfTI file {path!r} '
+                      f'({type(err).__name__}: {err}); re-export or remove '
+                      'it.') from err
+    if len(shape) == 4 and shape[3] == 1:
+        img = nib.funcs.squeeze_image(img)
+    if len(img.shape) != 3:
+        raise ValueError(
+            f'{owner}: {path!r} has shape {shape}, not a 3D volume; split '
+            'the series and list one 3D volume per modality.')
+    try:
+        if reorient_ras:
+            img = nib.as_closest_canonical(img)
+        data = np.asarray(img.dataobj, dtype=np.float32)
+    except Exception as err:  # noqa: BLE001 (truncated data, ...)
+        raise OSError(f'{owner}: cannot read NIfTI file {path!r} '
+                      f'({type(err).__name__}: {err}); re-export or remove '
+                      'it.') from err
+    bad = ~np.isfinite(data)
+    if bad.any():
+        if nan_policy == 'error':
+            raise ValueError(
+                f'{owner}: {path!r} has {int(bad.sum())} NaN/inf voxels; '
+                "clean the file or use nan_policy='zero'.")
+        if warned is None or path not in warned:
+            warnings.warn(f'{owner}: {path!r} has {int(bad.sum())} NaN/inf '
+                          'voxels, set to 0.')
+            if warned is not None:
+                warned.add(path)
+        data = np.where(bad, np.float32(0), data)
+    return data
 
 
 @TRANSFORMS.register_module()
@@ -55,52 +120,39 @@ class MicsLoadMRIStudy(BaseTransform):
     Args:
         reorient_ras (bool): Reorient to RAS. Defaults to True.
         nan_policy (str): ``'zero'`` or ``'error'``. Defaults to 'zero'.
+        label_map (dict, optional): Label value -> training index, e.g.
+            ``{0: 0, 1: 1, 2: 2, 4: 3}`` for BraTS 2018-2021 (whose
+            enhancing tumour is 4). A label value not in the map raises,
+            naming the file. Defaults to None (labels as stored).
     """
 
     def __init__(self, reorient_ras: bool = True,
-                 nan_policy: str = 'zero') -> None:
+                 nan_policy: str = 'zero',
+                 label_map: Optional[dict] = None) -> None:
         if nan_policy not in ('zero', 'error'):
             raise ValueError("MicsLoadMRIStudy: nan_policy must be 'zero' or "
                              f"'error', got {nan_policy!r}")
         self.reorient_ras = reorient_ras
         self.nan_policy = nan_policy
+        self.label_map = {int(k): int(v)
+                          for k, v in label_map.items()} if label_map else None
         self._warned = set()
 
     def _load(self, path: str) -> np.ndarray:
-        try:
-            img = nib.load(path)
-            shape = tuple(img.shape)
-        except Exception as err:  # noqa: BLE001 (any read / decode error)
-            raise OSError(f'MicsLoadMRIStudy: cannot read NIfTI file '
-                          f'{path!r} ({type(err).__name__}: {err}); '
-                          're-export or remove it.') from err
-        if len(shape) == 4 and shape[3] == 1:
-            img = nib.funcs.squeeze_image(img)
-        if len(img.shape) != 3:
+        return load_nifti(path, self.reorient_ras, self.nan_policy,
+                          self._warned)
+
+    def _map_labels(self, seg: np.ndarray, path: str) -> np.ndarray:
+        values = np.unique(seg)
+        unknown = [int(v) for v in values if int(v) not in self.label_map]
+        if unknown:
             raise ValueError(
-                f'MicsLoadMRIStudy: {path!r} has shape {shape}, not a 3D '
-                'volume; split the series and list one 3D volume per '
-                'modality.')
-        try:
-            if self.reorient_ras:
-                img = nib.as_closest_canonical(img)
-            data = np.asarray(img.dataobj, dtype=np.float32)
-        except Exception as err:  # noqa: BLE001 (truncated data, ...)
-            raise OSError(f'MicsLoadMRIStudy: cannot read NIfTI file '
-                          f'{path!r} ({type(err).__name__}: {err}); '
-                          're-export or remove it.') from err
-        bad = ~np.isfinite(data)
-        if bad.any():
-            if self.nan_policy == 'error':
-                raise ValueError(
-                    f'MicsLoadMRIStudy: {path!r} has {int(bad.sum())} NaN/inf '
-                    "voxels; clean the file or use nan_policy='zero'.")
-            if path not in self._warned:
-                warnings.warn(f'MicsLoadMRIStudy: {path!r} has '
-                              f'{int(bad.sum())} NaN/inf voxels, set to 0.')
-                self._warned.add(path)
-            data = np.where(bad, np.float32(0), data)
-        return data
+                f'MicsLoadMRIStudy: label file {path!r} has values {unknown} '
+                f'that label_map={self.label_map} does not map; add them.')
+        out = np.zeros_like(seg)
+        for value in values:
+            out[seg == value] = self.label_map[int(value)]
+        return out
 
     def transform(self, results: dict) -> dict:
         """Load the volumes of one study.
@@ -139,14 +191,18 @@ class MicsLoadMRIStudy(BaseTransform):
                     f'MicsLoadMRIStudy: {first[0]!r} has shape {first[1]} '
                     f'but label {seg_path!r} has shape {seg.shape}; '
                     'co-register the label with the images.')
-            results['gt_seg'] = np.rint(seg).astype(np.int64)
+            seg = np.rint(seg).astype(np.int64)
+            if self.label_map is not None:
+                seg = self._map_labels(seg, seg_path)
+            results['gt_seg'] = seg
         results['canvas_shape'] = tuple(int(s) for s in first[1])
         results['canvas_offset'] = (0, 0, 0)
         return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reorient_ras={self.reorient_ras}'
-                f', nan_policy={self.nan_policy!r})')
+                f', nan_policy={self.nan_policy!r}, label_map='
+                f'{self.label_map})')
 
 
 @TRANSFORMS.register_module()
@@ -302,148 +358,75 @@ class MicsSampleModalities(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsRandomSlice2D(BaseTransform):
-    """Take one random 2D slice of the volume along ``axis``.
+class MicsArrangeModalities(BaseTransform):
+    """Put a study's channels in a fixed modality order for a downstream
+    model; a modality the study lacks becomes a zero channel.
 
-    With ``skip_empty``, only slices whose foreground fraction (voxels > 0
-    in any channel) is at least ``min_foreground`` are candidates; if no
-    slice qualifies, every slice is.
+    Downstream models take fixed input channels (e.g. flair, t1, t1c, t2);
+    BrainMVP's templates then substitute the missing ones
+    (``MicsMRISegDataPreProcessor`` / ``MicsMRIDataPreprocessor`` fill the
+    zero channels listed in ``missing_modalities``; METHODS.md §2,
+    "templates substitute missing modalities at fine-tuning"). Channels of
+    modalities not in ``modalities`` are dropped. Use with
+    ``MicsBrainMRIDataset(modalities=..., allow_missing=True)``.
 
     **Required Keys:**
 
-    - img (np.ndarray): ``(C, X, Y, Z)``.
-    - canvas_offset (tuple[int, int, int], optional)
-    - gt_seg (np.ndarray, optional)
+    - img (np.ndarray): ``(C, ...)``.
+    - modalities (tuple[str]): names of the C channels (aliases allowed).
 
     **Modified Keys:**
 
-    - img: ``(C, H, W)`` (the two other spatial axes, in order).
-    - gt_seg: ``(H, W)``.
+    - img: ``(len(modalities), ...)``.
+    - modalities: ``modalities`` (canonical names).
 
     **Added Keys:**
 
-    - slice_index (int): index of the slice on the original canvas,
-      ``canvas_offset[axis] + local index``.
-    - canvas_axis (int): ``axis``.
-    - img_shape (tuple[int, int]): ``(H, W)``.
+    - missing_modalities (tuple[str]): the zero channels.
 
     Args:
-        axis (int): Spatial axis (0=X, 1=Y, 2=Z). Defaults to 2.
-        skip_empty (bool): Skip mostly empty slices. Defaults to True.
-        min_foreground (float): Minimal foreground fraction. Defaults to
-            0.01.
+        modalities (Sequence[str]): Output channel order.
+        allow_missing (bool): False raises when a modality is missing.
+            Defaults to True.
     """
 
-    def __init__(self, axis: int = 2, skip_empty: bool = True,
-                 min_foreground: float = 0.01) -> None:
-        if axis not in (0, 1, 2):
-            raise ValueError(f'MicsRandomSlice2D: axis must be 0, 1 or 2, '
-                             f'got {axis}')
-        self.axis, self.skip_empty = axis, skip_empty
-        self.min_foreground = float(min_foreground)
+    def __init__(self, modalities: Sequence[str],
+                 allow_missing: bool = True) -> None:
+        if isinstance(modalities, str):
+            modalities = (modalities, )
+        self.modalities = tuple(canonical_modality(m) for m in modalities)
+        if not self.modalities or len(set(self.modalities)) != len(
+                self.modalities):
+            raise ValueError('MicsArrangeModalities: modalities must be '
+                             f'distinct names, got {modalities}')
+        self.allow_missing = allow_missing
 
     def transform(self, results: dict) -> dict:
-        """Slice ``img`` (and ``gt_seg``)."""
+        """Reorder / zero-fill the channels."""
         img = results['img']
-        ax = self.axis + 1
-        n = img.shape[ax]
-        candidates = np.arange(n)
-        if self.skip_empty:
-            fg = (img > 0).any(axis=0)
-            other = tuple(a for a in range(3) if a != self.axis)
-            frac = fg.mean(axis=other)
-            good = np.flatnonzero(frac >= self.min_foreground)
-            if good.size:
-                candidates = good
-        idx = int(np.random.choice(candidates))
-        results['img'] = np.ascontiguousarray(np.take(img, idx, axis=ax))
-        if results.get('gt_seg') is not None:
-            results['gt_seg'] = np.ascontiguousarray(
-                np.take(results['gt_seg'], idx, axis=self.axis))
-        offset = results.get('canvas_offset') or (0, 0, 0)
-        results['slice_index'] = int(offset[self.axis]) + idx
-        results['canvas_axis'] = self.axis
-        results['img_shape'] = tuple(results['img'].shape[1:])
+        have = [canonical_modality(m) for m in results['modalities']]
+        missing = tuple(m for m in self.modalities if m not in have)
+        where = results.get('case') or results.get('img_path')
+        if len(missing) == len(self.modalities):
+            raise ValueError(
+                f'MicsArrangeModalities: study {where!r} has none of '
+                f'{self.modalities} (it has {tuple(have)}).')
+        if missing and not self.allow_missing:
+            raise ValueError(
+                f'MicsArrangeModalities: study {where!r} lacks {missing}; '
+                'set allow_missing=True to let templates (or zeros) stand in.')
+        out = np.zeros((len(self.modalities), *img.shape[1:]), np.float32)
+        for c, mod in enumerate(self.modalities):
+            if mod in have:
+                out[c] = img[have.index(mod)]
+        results['img'] = out
+        results['modalities'] = self.modalities
+        results['missing_modalities'] = missing
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(axis={self.axis}, skip_empty='
-                f'{self.skip_empty}, min_foreground={self.min_foreground})')
-
-
-@TRANSFORMS.register_module()
-class MicsRandomPatch3D(BaseTransform):
-    """Random 3D patch of ``size``, padding axes that are too small.
-
-    Along an axis at least ``size`` long, the start is uniform at random.
-    Along a shorter axis, the volume is padded symmetrically (extra voxel
-    after) with ``pad_value`` (label: 0); then ``canvas_offset`` on that
-    axis is **negative**: the patch origin lies before the canvas origin
-    (``offset - pad_before``), and patch voxels outside the canvas are
-    padding.
-
-    **Required Keys:**
-
-    - img (np.ndarray): ``(C, X, Y, Z)``.
-    - canvas_offset (tuple[int, int, int], optional)
-    - gt_seg (np.ndarray, optional)
-
-    **Modified Keys:**
-
-    - img: ``(C, *size)``.
-    - gt_seg: ``size``.
-    - canvas_offset: position of the patch origin on the canvas.
-
-    Args:
-        size (int | Sequence[int]): Patch size. Defaults to (96, 96, 96).
-        pad_value (float): Image padding value. Defaults to 0.
-    """
-
-    def __init__(self, size: Union[int, Sequence[int]] = (96, 96, 96),
-                 pad_value: float = 0) -> None:
-        if isinstance(size, int):
-            size = (size, ) * 3
-        if len(size) != 3 or min(size) < 1:
-            raise ValueError(f'MicsRandomPatch3D: size must be 3 positive '
-                             f'ints, got {size}')
-        self.size: Tuple[int, int, int] = tuple(int(s) for s in size)
-        self.pad_value = pad_value
-
-    def transform(self, results: dict) -> dict:
-        """Crop (and pad) ``img`` and ``gt_seg``."""
-        img = results['img']
-        seg: Optional[np.ndarray] = results.get('gt_seg')
-        pads, box, shift = [], [], []
-        for dim, size in zip(img.shape[1:], self.size):
-            if dim >= size:
-                start = int(np.random.randint(0, dim - size + 1))
-                pads.append((0, 0))
-                box.append(slice(start, start + size))
-                shift.append(start)
-            else:
-                before = (size - dim) // 2
-                pads.append((before, size - dim - before))
-                box.append(slice(None))
-                shift.append(-before)
-        box = tuple(box)
-        img = img[(slice(None), ) + box]
-        if any(p != (0, 0) for p in pads):
-            img = np.pad(
-                img, [(0, 0)] + pads, constant_values=self.pad_value)
-        results['img'] = np.ascontiguousarray(img, dtype=np.float32)
-        if seg is not None:
-            seg = seg[box]
-            if any(p != (0, 0) for p in pads):
-                seg = np.pad(seg, pads, constant_values=0)
-            results['gt_seg'] = np.ascontiguousarray(seg)
-        offset = results.get('canvas_offset') or (0, 0, 0)
-        results['canvas_offset'] = tuple(
-            int(o) + s for o, s in zip(offset, shift))
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(size={self.size}, pad_value='
-                f'{self.pad_value})')
+        return (f'{self.__class__.__name__}(modalities={self.modalities}, '
+                f'allow_missing={self.allow_missing})')
 
 
 @TRANSFORMS.register_module()
@@ -454,23 +437,28 @@ class MicsPackMRIInputs(BaseTransform):
 
     - img (np.ndarray): ``(C, X, Y, Z)`` or ``(C, H, W)``.
     - gt_seg (np.ndarray, optional)
-    - case, modalities, canvas_offset, canvas_shape, slice_index,
-      canvas_axis (optional): copied into the metainfo when present.
+    - gt_label (int, optional): class label (classification).
+    - case, modalities, missing_modalities, canvas_offset, canvas_shape,
+      slice_index, canvas_axis (optional): copied into the metainfo when
+      present.
 
     **Added Keys:**
 
     - inputs (torch.Tensor): float32 copy of ``img``.
     - data_samples (:obj:`~mmpretrain.structures.DataSample`): metainfo
-      as above, ``gt_seg`` as an int64 tensor field when present.
+      as above, ``gt_seg`` as an int64 tensor field and ``gt_label`` when
+      present.
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo. Defaults
-            to ``('case', 'modalities', 'canvas_offset', 'canvas_shape',
-            'slice_index', 'canvas_axis', 'img_path')``.
+            to ``('case', 'modalities', 'missing_modalities',
+            'canvas_offset', 'canvas_shape', 'slice_index', 'canvas_axis',
+            'img_path')``.
     """
 
     def __init__(self,
                  meta_keys: Sequence[str] = ('case', 'modalities',
+                                             'missing_modalities',
                                              'canvas_offset', 'canvas_shape',
                                              'slice_index', 'canvas_axis',
                                              'img_path')) -> None:
@@ -492,6 +480,8 @@ class MicsPackMRIInputs(BaseTransform):
                                          dtype=np.int64)),
                 'gt_seg',
                 dtype=torch.Tensor)
+        if results.get('gt_label') is not None:
+            data_sample.set_gt_label(int(results['gt_label']))
         return dict(inputs=inputs, data_samples=data_sample)
 
     def __repr__(self) -> str:

@@ -9,8 +9,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ...datasets.brain_mri import MRI_MODALITIES, canonical_modality
-from ..utils import (global_feature, merge_loss_weights, random_patch_mask,
-                     upsample_mask)
+from ..utils import (canvas_positions, check_canvas, global_feature,
+                     merge_loss_weights, random_patch_mask, upsample_mask)
 
 DEFAULT_LOSS_WEIGHTS = dict(md=10.0, cmr=1.0, cl=1.0)
 
@@ -133,27 +133,12 @@ class BrainMVP(BaseSelfSupervisor):
         shift = torch.randint(1, k, (n, k), device=device)
         return (torch.arange(k, device=device) + shift) % k
 
-    def _positions(self, data_samples: Sequence[DataSample],
-                   spatial: Sequence[int]) -> Tuple[torch.Tensor, List[int]]:
-        """Canvas offset (N, 3) and crop size of every sample."""
-        offsets = []
-        size = list(spatial)
-        for sample in data_samples:
-            offset = list(sample.metainfo.get('canvas_offset', (0, 0, 0)))
-            if len(spatial) == 2:
-                axis = int(sample.metainfo.get('canvas_axis', 2))
-                offset = offset[:axis] + offset[axis + 1:]
-                offset.insert(axis, int(sample.metainfo['slice_index']))
-                size = list(spatial)
-                size.insert(axis, 1)
-            offsets.append(offset)
-        return torch.tensor(offsets, dtype=torch.long), size
-
     def md_view(self, x: torch.Tensor, mask: torch.Tensor,
                 data_samples: Sequence[DataSample]) -> torch.Tensor:
         """Fill the masked blocks of each channel from its template."""
         n, k, *spatial = x.shape
-        offsets, size = self._positions(data_samples, spatial)
+        check_canvas(data_samples, self.templates.canvas, 'BrainMVP')
+        offsets, size = canvas_positions(data_samples, spatial)
         names = [s.metainfo['modalities'] for s in data_samples]
         index = torch.tensor([[
             MRI_MODALITIES.index(canonical_modality(m)) for m in row

@@ -1,9 +1,14 @@
 from .loss_weights import merge_loss_weights
 from .masking import random_patch_mask, upsample_mask
-from .modality_templates import MicsModalityTemplates
+from .modality_templates import (MicsModalityTemplates, MicsTemplateFiller,
+                                 canvas_positions, check_canvas,
+                                 crop_templates,
+                                 fill_missing_modalities, load_templates)
 from .pooling import global_feature
 
 __all__ = [
-    'MicsModalityTemplates', 'global_feature', 'merge_loss_weights',
-    'random_patch_mask', 'upsample_mask'
+    'MicsModalityTemplates', 'MicsTemplateFiller', 'canvas_positions',
+    'check_canvas', 'crop_templates',
+    'fill_missing_modalities', 'load_templates', 'global_feature',
+    'merge_loss_weights', 'random_patch_mask', 'upsample_mask'
 ]

@@ -1,11 +1,96 @@
 """Learnable per-modality templates on a canonical canvas (BrainMVP MD)."""
-from typing import Sequence
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
+from mmengine.runner import CheckpointLoader
 from torch import nn
 
 from mmpretrain.registry import MODELS
+
+__all__ = [
+    'MicsModalityTemplates', 'crop_templates', 'canvas_positions',
+    'load_templates', 'fill_missing_modalities', 'MicsTemplateFiller',
+    'check_canvas'
+]
+
+
+def crop_templates(templates: torch.Tensor, modality: torch.Tensor,
+                   offset: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Crop min-max normalised templates at canvas positions.
+
+    Args:
+        templates (Tensor): ``(M, *canvas)`` raw templates.
+        modality (Tensor): ``(N,)`` template index of each crop.
+        offset (Tensor): ``(N, k)`` crop origin on the canvas (may be
+            negative or run past the end: zeros there).
+        size (Sequence[int]): Crop extent ``(k,)``.
+
+    Returns:
+        Tensor: ``(N, *size)``; each template scaled to [0, 1] by its own
+        minimum and maximum (only the templates in use are scanned).
+    """
+    canvas = templates.shape[1:]
+    size = tuple(int(s) for s in size)
+    if len(size) != len(canvas) or offset.shape[1] != len(size):
+        raise ValueError(
+            f'MicsModalityTemplates: crop of {len(size)} axes with offsets '
+            f'{tuple(offset.shape)} on a {tuple(canvas)} canvas.')
+    device = templates.device
+    modality = modality.to(device)
+    offset = offset.to(device)
+    # Min-max statistics of the templates in use only.
+    used, inverse = torch.unique(modality, return_inverse=True)
+    flat = templates[used].flatten(1)
+    low = flat.min(dim=1).values
+    span = (flat.max(dim=1).values - low).clamp_min(1e-6)
+    # One gather for all crops (a per-crop slice would make its backward
+    # allocate a canvas-sized gradient for every crop).
+    n, k = offset.shape
+    index, valid = [modality.view(n, *([1] * k))], None
+    for axis, (extent, limit) in enumerate(zip(size, canvas)):
+        coords = offset[:, axis:axis + 1] + torch.arange(
+            extent, device=device)
+        inside = (coords >= 0) & (coords < limit)
+        shape = [n] + [1] * k
+        shape[axis + 1] = extent
+        index.append(coords.clamp(0, limit - 1).view(shape))
+        inside = inside.view(shape)
+        valid = inside if valid is None else valid & inside
+    crops = templates[tuple(index)]
+    shape = [n] + [1] * k
+    crops = (crops - low[inverse].view(shape)) / span[inverse].view(shape)
+    return crops * valid
+
+
+def canvas_positions(data_samples: Sequence,
+                     spatial: Sequence[int]) -> Tuple[torch.Tensor, List[int]]:
+    """Canvas origin ``(N, 3)`` and 3D crop extent of 2D / 3D samples.
+
+    A 3D patch's origin is its ``canvas_offset``. A 2D slice is a crop of
+    extent 1 along ``canvas_axis`` at ``slice_index`` (METHODS.md §2
+    decision 1), its in-plane origin the other two ``canvas_offset``
+    entries.
+
+    Args:
+        data_samples (Sequence): Samples with the MRI transforms' metainfo.
+        spatial (Sequence[int]): Spatial shape of the batch (2 or 3 axes).
+
+    Returns:
+        tuple: ``(offsets, size)``.
+    """
+    offsets = []
+    size = list(spatial)
+    for sample in data_samples:
+        offset = list(sample.metainfo.get('canvas_offset', (0, 0, 0)))
+        if len(spatial) == 2:
+            axis = int(sample.metainfo.get('canvas_axis', 2))
+            offset[axis] = int(sample.metainfo['slice_index'])
+            size = list(spatial)
+            size.insert(axis, 1)
+        offsets.append(offset)
+    return torch.tensor(offsets, dtype=torch.long), size
 
 
 @MODELS.register_module()
@@ -66,28 +151,186 @@ class MicsModalityTemplates(BaseModule):
         Returns:
             Tensor: ``(N, *size)`` crops of the normalised templates.
         """
-        size = tuple(int(s) for s in size)
-        if len(size) != len(self.canvas) or offset.shape[1] != len(size):
+        return crop_templates(self.templates, modality, offset, size)
+
+
+def load_templates(checkpoint: str,
+                   key: str = 'templates.templates',
+                   owner: str = 'load_templates') -> torch.Tensor:
+    """The raw BrainMVP templates ``(M, *canvas)`` of a checkpoint.
+
+    Args:
+        checkpoint (str): A BrainMVP pre-training checkpoint (trusted: it
+            is unpickled).
+        key (str): State-dict key of the templates. Defaults to
+            ``'templates.templates'``.
+        owner (str): Name used in error messages.
+
+    Returns:
+        Tensor: float32 templates (detached, on the CPU).
+
+    Raises:
+        FileNotFoundError / KeyError / ValueError: naming the checkpoint and
+        what to do.
+    """
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'{owner}: BrainMVP checkpoint {checkpoint!r} not found; '
+            'pre-train first (tools/train.py configs/brainmvp/...) or set '
+            'templates=None to fill missing modalities with zeros.')
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    if key not in state:
+        raise KeyError(
+            f'{owner}: {checkpoint!r} has no {key!r}; is it a BrainMVP '
+            'checkpoint with templates (model.templates not None)?')
+    templates = state[key].detach().float().cpu()
+    if templates.dim() != 4:
+        raise ValueError(f'{owner}: {key!r} in {checkpoint!r} has shape '
+                         f'{tuple(templates.shape)}, expected (M, X, Y, Z).')
+    return templates
+
+
+def fill_missing_modalities(inputs: torch.Tensor,
+                            data_samples: Sequence,
+                            templates: Optional[torch.Tensor],
+                            vocabulary: Sequence[str],
+                            mask_background: bool = True) -> torch.Tensor:
+    """Fill the channels of missing modalities from templates.
+
+    ``MicsArrangeModalities`` leaves a zero channel for each modality a
+    study lacks and lists them in ``missing_modalities``. Here each such
+    channel takes the template of its modality cropped at the sample's
+    canvas position (:func:`canvas_positions`), which is how BrainMVP's
+    templates substitute missing modalities at fine-tuning (METHODS.md §2).
+    With ``mask_background`` the template is kept only where some present
+    modality is non-zero: the images are 0 outside the head after
+    percentile normalisation, a template is not.
+
+    Args:
+        inputs (Tensor): ``(N, C, *spatial)`` (2D or 3D).
+        data_samples (Sequence): With ``modalities`` (the C channel names)
+            and ``missing_modalities`` in the metainfo.
+        templates (Tensor, optional): ``(M, *canvas)``, indexed by
+            ``vocabulary``; None leaves the zero channels.
+        vocabulary (Sequence[str]): Modality of each template.
+        mask_background (bool): Zero the template outside the head.
+            Defaults to True.
+
+    Returns:
+        Tensor: ``inputs`` with the missing channels filled (a new tensor
+        when anything is filled).
+    """
+    if templates is None:
+        return inputs
+    rows, mods = [], []
+    for i, sample in enumerate(data_samples):
+        channels = list(sample.metainfo.get('modalities') or ())
+        for name in sample.metainfo.get('missing_modalities') or ():
+            if name not in vocabulary:
+                raise KeyError(f'fill_missing_modalities: no template for '
+                               f'modality {name!r} (have {tuple(vocabulary)})')
+            rows.append((i, channels.index(name)))
+            mods.append(list(vocabulary).index(name))
+    if not rows:
+        return inputs
+    offsets, size = canvas_positions(data_samples, inputs.shape[2:])
+    index = torch.tensor([i for i, _ in rows])
+    crops = crop_templates(
+        templates.to(inputs.device), torch.tensor(mods), offsets[index],
+        size).reshape(len(rows), *inputs.shape[2:]).to(inputs.dtype)
+    out = inputs.clone()
+    for (i, c), crop in zip(rows, crops):
+        if mask_background:
+            present = [
+                k for k in range(inputs.shape[1]) if (i, k) not in rows
+            ]
+            head = (inputs[i, present] > 0).any(dim=0)
+            crop = crop * head
+        out[i, c] = crop
+    return out
+
+
+class MicsTemplateFiller(nn.Module):
+    """Frozen BrainMVP templates that fill missing modality channels.
+
+    Used by the downstream data preprocessors
+    (``MicsMRIDataPreprocessor`` for mmpretrain classifiers,
+    ``MicsMRISegDataPreProcessor`` for mmsegmentation segmentors): the
+    templates are read from a BrainMVP pre-training checkpoint at the first
+    batch that needs them (so configs build without the file; a missing
+    file fails at the first step, naming it) and kept as a non-persistent
+    buffer: they belong to the pre-trained model, not to the fine-tuned one,
+    and the config names the checkpoint for training and testing alike. See
+    :func:`fill_missing_modalities`.
+
+    Args:
+        templates (str, optional): BrainMVP checkpoint; None fills missing
+            modalities with zeros (training from scratch).
+        key (str): State-dict key of the templates. Defaults to
+            ``'templates.templates'``.
+        vocabulary (Sequence[str], optional): Modality of each template;
+            defaults to BrainMVP's vocabulary ``MRI_MODALITIES``.
+        mask_background (bool): Keep the template only inside the head.
+            Defaults to True.
+        owner (str): Name used in error messages.
+    """
+
+    def __init__(self,
+                 templates: Optional[str] = None,
+                 key: str = 'templates.templates',
+                 vocabulary: Optional[Sequence[str]] = None,
+                 mask_background: bool = True,
+                 owner: str = 'MicsTemplateFiller') -> None:
+        super().__init__()
+        if vocabulary is None:
+            from ...datasets.brain_mri import MRI_MODALITIES
+            vocabulary = MRI_MODALITIES
+        self.vocabulary = tuple(vocabulary)
+        self.source = templates
+        self.key = key
+        self.owner = owner
+        self.mask_background = mask_background
+        self.register_buffer('templates', None, persistent=False)
+
+    def load(self) -> Optional[torch.Tensor]:
+        """Read the templates (once); None without a source."""
+        if self.templates is None and self.source:
+            values = load_templates(self.source, self.key, self.owner)
+            if len(values) > len(self.vocabulary):
+                raise ValueError(
+                    f'{self.owner}: {self.source!r} has {len(values)} '
+                    f'templates for a vocabulary of {len(self.vocabulary)} '
+                    'modalities.')
+            self.templates = values
+        return self.templates
+
+    def forward(self, inputs: torch.Tensor,
+                data_samples: Sequence) -> torch.Tensor:
+        """Fill the missing channels of a batch (no-op without templates)."""
+        if data_samples is None or not self.source:
+            return inputs
+        templates = self.load()
+        check_canvas(data_samples, templates.shape[1:], self.owner)
+        return fill_missing_modalities(inputs, data_samples,
+                                       templates.to(inputs.device),
+                                       self.vocabulary, self.mask_background)
+
+
+def check_canvas(data_samples: Sequence, canvas: Sequence[int],
+                 owner: str) -> None:
+    """Raise if a sample's canvas (``canvas_shape``) is not the templates'.
+
+    Templates are indexed by position on one canvas; a study on another
+    grid would get crops of the wrong anatomy without any error.
+    """
+    canvas = tuple(int(c) for c in canvas)
+    for sample in data_samples:
+        shape = sample.metainfo.get('canvas_shape')
+        if shape is not None and tuple(int(s) for s in shape) != canvas:
             raise ValueError(
-                f'MicsModalityTemplates: crop of {len(size)} axes with '
-                f'offsets {tuple(offset.shape)} on a {self.canvas} canvas.')
-        # Min-max statistics of the templates in use only (not the whole
-        # canvas of every modality); the crops are scaled with them.
-        used = sorted(set(modality.tolist()))
-        flat = self.templates[used].flatten(1)
-        low = dict(zip(used, flat.min(dim=1).values))
-        span = dict(zip(used, (flat.max(dim=1).values -
-                               flat.min(dim=1).values).clamp_min(1e-6)))
-        out = self.templates.new_zeros(len(modality), *size)
-        for i, (m, origin) in enumerate(zip(modality.tolist(),
-                                            offset.tolist())):
-            src, dst = [], []
-            for start, extent, limit in zip(origin, size, self.canvas):
-                lo, hi = max(start, 0), min(start + extent, limit)
-                if hi <= lo:
-                    break
-                src.append(slice(lo, hi))
-                dst.append(slice(lo - start, hi - start))
-            else:
-                out[(i, *dst)] = (self.templates[(m, *src)] - low[m]) / span[m]
-        return out
+                f'{owner}: study {sample.metainfo.get("case")!r} lies on a '
+                f'{tuple(shape)} canvas but the templates on {canvas}; '
+                'register the studies to the template space (BrainMVP: '
+                'SRI24, 240 x 240 x 155) or set the templates canvas to '
+                'the data\'s.')

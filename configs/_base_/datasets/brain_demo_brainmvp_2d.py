@@ -1,0 +1,39 @@
+# BrainMVP 2D pre-training on the demo brain set written by
+# `python tools/data/make_brain_demo.py --out data/brain_demo` (the MNI152
+# template, derived subjects, SIMULATED T2/PD/FLAIR: see its README.txt).
+# Studies come from the manifest pretrain.json; each item is one random
+# axial slice of 4 sampled modalities, cropped to 96 x 96, its position on
+# the 98 x 116 x 94 (2 mm) canvas kept for the templates.
+dataset_type = 'MicsBrainMRIDataset'
+data_root = 'data/brain_demo/'
+num_modalities = 4
+crop_size = (96, 96)
+
+train_pipeline = [
+    # Reading and normalising a study is the costly part: once per worker.
+    dict(
+        type='MicsCachedCompose',
+        transforms=[
+            dict(type='MicsLoadMRIStudy', reorient_ras=True),
+            dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
+        ]),
+    dict(type='MicsSampleModalities', num=num_modalities),
+    dict(type='MicsRandomSlice2D', axis=2, min_foreground=0.05),
+    dict(type='MicsCropPad', size=crop_size, mode='random'),
+    dict(type='MicsPackMRIInputs'),
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    # A handful of studies: an epoch draws 24 slices from each.
+    dataset=dict(
+        type='RepeatDataset',
+        times=24,
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            ann_file='pretrain.json',
+            pipeline=train_pipeline)))

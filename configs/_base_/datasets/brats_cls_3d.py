@@ -1,0 +1,56 @@
+# Study-level classification of BraTS-style studies (e.g. HGG vs LGG) on
+# 96^3 patches: manifests cls_{train,val,test}.json list each study's
+# images with "gt_label" (index or class name). Fixed input channels; a
+# missing modality is a zero channel filled by the data preprocessor from
+# BrainMVP's templates (templates=<checkpoint>).
+data_root = 'data/brats/'
+modalities = ('flair', 't1', 't1c', 't2')
+classes = ('LGG', 'HGG')
+patch_size = 96
+
+train_pipeline = [
+    dict(type='MicsLoadMRIStudy', reorient_ras=True),
+    dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
+    dict(type='MicsArrangeModalities', modalities=modalities),
+    dict(type='MicsForegroundCrop'),
+    dict(type='MicsCropPad', size=patch_size, mode='random'),
+    dict(type='MicsPackMRIInputs'),
+]
+test_pipeline = [
+    dict(type='MicsLoadMRIStudy', reorient_ras=True),
+    dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
+    dict(type='MicsArrangeModalities', modalities=modalities),
+    dict(type='MicsForegroundCrop'),
+    dict(type='MicsCropPad', size=patch_size, mode='center'),
+    dict(type='MicsPackMRIInputs'),
+]
+common = dict(
+    type='MicsBrainMRIDataset',
+    data_root=data_root,
+    modalities=modalities,
+    allow_missing=True,
+    metainfo=dict(classes=classes))
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(ann_file='cls_train.json', pipeline=train_pipeline,
+                 **common))
+val_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(ann_file='cls_val.json', pipeline=test_pipeline, **common))
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(ann_file='cls_test.json', pipeline=test_pipeline, **common))
+val_evaluator = dict(type='MicsClsMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,30 @@
+# Runtime of the mmsegmentation configs (BrainMVP downstream segmentation):
+# mmseg's scope, mics_mm and its mmseg parts (mics_mm.seg) imported, so
+# mmseg's own tools/train.py runs these configs as well as ours.
+default_scope = 'mmseg'
+custom_imports = dict(
+    imports=['mics_mm', 'mics_mm.seg'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=500,
+        max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # NCCL on GPUs; mics_mm.compat switches to gloo when no GPU is present.
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=1234, deterministic=False)

@@ -1,0 +1,30 @@
+# BrainMVP 2D pre-training on BraTS-style data (data/brats/): ResNet-50 on
+# 192 x 192 axial slices of 4 sampled modalities, the SRI24 canvas, AdamW
+# 3e-4 with a cosine schedule; the 2D encoder then fine-tunes through
+# mmsegmentation (configs/brainmvp/benchmarks/).
+_base_ = [
+    '../_base_/models/brainmvp_resnet18_2d.py',
+    '../_base_/datasets/brats_brainmvp_2d.py',
+    '../_base_/schedules/brainmvp_adamw-coslr-1500e.py',
+    '../_base_/default_runtime.py',
+]
+max_epochs = 300
+model = dict(
+    backbone=dict(depth=50),
+    neck=dict(in_channels=2048),
+    projector=dict(in_channels=2048, hid_channels=2048))
+param_scheduler = [
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs)
+custom_hooks = [
+    dict(type='MicsBrainMVPScheduleHook', cl_start=200, by_epoch=True),
+    dict(type='MicsRandomStateHook'),
+]
+default_hooks = dict(checkpoint=dict(interval=10))
