@@ -37,7 +37,7 @@ from mmengine.utils import digit_version
 __all__ = [
     'apply_all', 'load_from_local_trusted', 'patch_checkpoint_loader',
     'patch_dist_init', 'install_mmcv_ops_fallback', 'has_accelerator',
-    'adapt_cfg_for_cpu_distributed'
+    'adapt_cfg_for_cpu_distributed', 'finish_distributed'
 ]
 
 #: Backends that work without an accelerator; others are replaced by gloo.
@@ -118,6 +118,23 @@ def _destroy_process_group() -> None:
     """
     if torch.distributed.is_available() and \
             torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def finish_distributed() -> None:
+    """End a successful distributed run: wait for every rank, then destroy
+    the process group.
+
+    Called by ``tools/train.py`` / ``tools/test.py`` after the runner has
+    finished, so no rank tears its connections down while another still
+    uses them (a rank exiting early was the suspected cause of a rare
+    ``terminate called without an active exception`` abort at exit). Not
+    registered at exit: after an exception the other ranks may never reach
+    the barrier.
+    """
+    if torch.distributed.is_available() and \
+            torch.distributed.is_initialized():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 

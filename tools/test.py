@@ -20,7 +20,8 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import dump
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train import add_common_args, build_runner, load_config  # noqa: E402
+from train import (add_common_args, build_runner,  # noqa: E402
+                   finish_distributed, load_config)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -106,6 +107,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
                 matrix, metrics.get('classes'), png,
                 title=osp.basename(args.config))
             print(f'confusion matrix: {png}')
+    finish_distributed()
     return metrics
 
 

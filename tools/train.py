@@ -18,7 +18,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mics_mm  # noqa: F401  (registers modules, applies mics_mm.compat)
-from mics_mm.compat import adapt_cfg_for_cpu_distributed
+from mics_mm.compat import adapt_cfg_for_cpu_distributed, finish_distributed
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 _PLAIN_WRAPPERS = (None, 'OptimWrapper', 'AmpOptimWrapper')
@@ -195,6 +195,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     cfg = merge_train_args(load_config(args), args)
     runner = build_runner(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':
