@@ -1,34 +1,47 @@
-"""Time one MICS pre-training step against mmpretrain's SimCLR.
+"""Cost of one pre-training step: MICS, BrainMVP and mmpretrain's methods
+on the same backbone, batch and image size.
 
-Both methods get the same backbone, batch size and image size; a step is
-``model.train_step`` (forward, backward, optimizer update: for MICS the
-encoder step and the discriminator step). After a warm-up the two methods
-are timed in alternating rounds in the same process, so machine noise hits
-both alike; the reported ``ratio`` is the median of the per-round ratios,
-which a burst of load on a shared machine cannot move much. The data
-loader is timed separately on the real MICS pipeline
-(loading, simulated NBI, shared crop/flip, per-modality jitter, packing)
-over the demo data, to show whether it keeps up with the step.
+A step is ``model.train_step`` (forward, backward, optimizer update; for
+MICS the encoder step and the discriminator step). After a warm-up the
+methods are timed in alternating rounds in one process, so machine noise
+hits all alike; each method's ``ratio`` is the median of its per-round
+ratios to the reference method of the group (SimCLR; MAE for the MRI
+group), which a burst of load on a shared machine cannot move much.
 
-Example (the figures in the README come from these commands)::
+Groups (``--backbone``), each built from the project's demo configs:
+
+- ``resnet18``: MICS, SimCLR, MoCo v3, BYOL (RGB, 2 views / modalities);
+- ``vit-tiny`` (patch 8): MICS, SimCLR, MAE;
+- ``mri-vit-tiny`` (patch 8, 4 MRI channels): BrainMVP 2D and MAE on
+  slices, reference MAE.
+
+Also measured: images per second (samples x images per sample / s), peak
+memory of a step (``--memory``: each method in a fresh process; CPU: peak
+resident set over the steps minus the resident set before them, read from
+``/proc/self/status`` after resetting the peak; GPU:
+``torch.cuda.max_memory_allocated``), and, with ``--sweep-batch`` /
+``--sweep-size``, how the step time grows with batch and image size
+(plotted to ``--plot``). ``--device cuda --amp`` runs the same on a GPU with
+mixed precision. The data loader is timed on the real MICS pipeline over the
+demo data (RGB groups) to show whether it keeps up with a step.
+
+Examples (the figures in the README / docs/benchmarks.md come from these)::
 
     python tools/benchmark/pretrain_speed.py --backbone resnet18 \
-        --size 64 --batch 16 --out work_dirs/bench/resnet18.json
+        --size 64 --batch 16 --memory --out work_dirs/bench/resnet18.json
     python tools/benchmark/pretrain_speed.py --backbone vit-tiny \
-        --size 64 --batch 16 --out work_dirs/bench/vit-tiny.json
+        --size 64 --batch 16 --memory --out work_dirs/bench/vit-tiny.json
+    python tools/benchmark/pretrain_speed.py --backbone mri-vit-tiny \
+        --size 96 --batch 16 --memory --out work_dirs/bench/mri.json
     python tools/benchmark/pretrain_speed.py --backbone resnet18 \
-        --size 64 --batch 16 --consistency-from full \
-        --out work_dirs/bench/resnet18_full-pass.json
-    python tools/benchmark/pretrain_speed.py --backbone vit-tiny \
-        --size 64 --batch 16 --queue-size 65536 \
-        --out work_dirs/bench/vit-tiny_queue65536.json
+        --sweep-batch 8 16 32 --sweep-size 32 64 96 \
+        --plot work_dirs/bench/resnet18_sweep.png \
+        --out work_dirs/bench/resnet18_sweep.json
 
-MICS uses its configs' settings: 256-d projection, and the queue that
-``MicsQueueSizeHook`` leaves on Kvasir v1 (half of its 2,800 training
-images: 1,400 slots; ``--queue-size 65536`` measures the uncapped public-code
-queue); the ViT-tiny variant scales the MAE
-decoder (128-d, 2 blocks) and the discriminator (2 blocks) down with the
-encoder, as the demo config does for ResNet-18.
+MICS uses its configs' settings: 128-d (demo) projection, and the queue
+that ``MicsQueueSizeHook`` leaves on Kvasir v1 (half of its 2,800 training
+images: 1,400 slots; ``--queue-size 65536`` measures the uncapped
+public-code queue).
 """
 import argparse
 import copy
@@ -37,7 +50,10 @@ import os
 import os.path as osp
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -45,33 +61,47 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TARGETS = {'resnet18': 2.4, 'vit-tiny': 1.8}
 VIT_CONFIG = 'configs/mics/mics_vit-base-p16_8xb32-coslr-100e_kvasir-384px.py'
 
-# Encoders shared by both methods.
-BACKBONES = {
-    'resnet18':
-    dict(
-        simclr=dict(type='ResNet', depth=18, zero_init_residual=True),
-        mics=dict(type='MicsMaskedResNet', depth=18, mask_ratio=0.75),
-        channels=512),
-    'vit-tiny':
-    dict(
-        simclr=dict(
-            type='VisionTransformer',
-            arch='deit-tiny',
-            patch_size=8,
-            out_type='cls_token'),
-        mics=dict(
-            type='MAEViT', arch='deit-tiny', patch_size=8, mask_ratio=0.75),
-        channels=192),
+GROUPS = {
+    'resnet18': dict(
+        methods=('mics', 'simclr', 'mocov3', 'byol'), reference='simclr'),
+    'vit-tiny': dict(methods=('mics', 'simclr', 'mae'), reference='simclr'),
+    'mri-vit-tiny': dict(methods=('brainmvp', 'mae'), reference='mae'),
+}
+#: target ratios of the issue: MICS vs SimCLR, BrainMVP 2D vs MAE
+TARGETS = {
+    ('resnet18', 'mics'): 2.4,
+    ('vit-tiny', 'mics'): 1.8,
+    ('mri-vit-tiny', 'brainmvp'): 1.5,
+}
+IMAGES_PER_SAMPLE = dict(mics=2, simclr=2, mocov3=2, byol=2, mae=1,
+                         brainmvp=2)
+CONFIGS = {
+    ('resnet18', 'mics'): 'configs/mics/pretrain_kvasir_demo.py',
+    ('resnet18', 'simclr'):
+    'configs/baselines/simclr_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py',
+    ('resnet18', 'mocov3'):
+    'configs/baselines/mocov3_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py',
+    ('resnet18', 'byol'):
+    'configs/baselines/byol_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py',
+    ('vit-tiny', 'mics'):
+    'configs/mics/mics_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-64px.py',
+    ('vit-tiny', 'mae'):
+    'configs/baselines/mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-wli-64px.py',
+    ('mri-vit-tiny', 'brainmvp'):
+    'configs/brainmvp/brainmvp_vit-tiny-p8_1xb16-coslr-20e_brain-demo-2d-96px.py',
+    ('mri-vit-tiny', 'mae'):
+    'configs/baselines/mae_vit-tiny-p8_1xb16-coslr-20e_brain-demo-2d-96px.py',
 }
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--backbone', choices=sorted(BACKBONES),
+    parser.add_argument('--backbone', choices=sorted(GROUPS),
                         default='resnet18')
+    parser.add_argument('--methods', nargs='+',
+                        help='default: every method of the group')
     parser.add_argument('--size', type=int, default=64)
     parser.add_argument('--batch', type=int, default=16)
     parser.add_argument('--iters', type=int, default=3,
@@ -82,144 +112,258 @@ def parse_args():
         '--queue-size',
         type=int,
         default=1400,
-        help='consistency queue length (default: what MicsQueueSizeHook '
-        'gives on Kvasir v1, 0.5 x 2,800 training images)')
+        help='MICS consistency queue length (default: what '
+        'MicsQueueSizeHook gives on Kvasir v1, 0.5 x 2,800 training images)')
     parser.add_argument(
         '--consistency-from',
         choices=['config', 'full', 'masked'],
         default='config',
-        help='online consistency features from a separate full pass (the '
-        "public code), from the masked pass, or as the config says "
+        help='MICS online consistency features from a separate full pass '
+        "(the public code), from the masked pass, or as the config says "
         '(ResNet configs: masked; ViT configs: full)')
+    parser.add_argument('--memory', action='store_true',
+                        help='measure the peak memory of a step per method '
+                        '(a fresh process each)')
+    parser.add_argument('--sweep-batch', nargs='+', type=int, default=[])
+    parser.add_argument('--sweep-size', nargs='+', type=int, default=[])
+    parser.add_argument('--plot', help='PNG of the sweep')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (AmpOptimWrapper; GPU)')
     parser.add_argument(
         '--data',
         default='data/kvasir_demo_synthetic',
         help='Kvasir-layout folder for the loader timing (made if missing)')
     parser.add_argument('--workers', type=int, default=2)
-    parser.add_argument('--loader-batches', type=int, default=10)
+    parser.add_argument('--loader-batches', type=int, default=10,
+                        help='0 skips the loader timing')
     parser.add_argument('--out', required=True, help='JSON file to write')
-    return parser.parse_args()
+    parser.add_argument('--_memory-probe', dest='memory_probe',
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    group = GROUPS[args.backbone]
+    args.methods = list(args.methods or group['methods'])
+    unknown = set(args.methods) - set(group['methods'])
+    if unknown:
+        parser.error(f'{sorted(unknown)} not in the {args.backbone} group '
+                     f'{group["methods"]}')
+    if group['reference'] not in args.methods:
+        args.methods.insert(0, group['reference'])
+    if args.amp and args.device != 'cuda':
+        parser.error('--amp needs --device cuda')
+    return args
 
 
-def mics_cfg(args, spec):
-    """MICS model + optimizer from the demo config, encoder swapped."""
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs/mics/pretrain_kvasir_demo.py'))
+# --------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------
+def _mics_model(args, backbone: str, size: int):
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[(backbone, 'mics')]))
     model = copy.deepcopy(cfg.model)
-    ch, size = spec['channels'], args.size
-    model.backbone = dict(spec['mics'])
-    model.neck.update(in_channels=ch, out_channels=256)
-    model.head.update(feat_dim=256, queue_size=args.queue_size)
-    model.discriminator.update(in_channels=ch)
-    if args.consistency_from == 'config':
-        # Follow the config of the backbone family (ViT: the public code's
-        # separate full pass; ResNet: the masked pass).
-        family = cfg.model if not args.backbone.startswith('vit') else \
-            Config.fromfile(osp.join(ROOT, VIT_CONFIG)).model
-        from_masked = family.get('consistency_from_masked', False)
-    else:
-        from_masked = args.consistency_from == 'masked'
-    model.consistency_from_masked = from_masked
-    if args.backbone.startswith('vit'):
-        model.backbone.update(img_size=size)
-        patch = spec['mics']['patch_size']
-        model.recon_neck = dict(
-            type='MAEPretrainDecoder',
-            num_patches=(size // patch)**2,
-            patch_size=patch,
-            embed_dim=ch,
-            decoder_embed_dim=128,
-            decoder_depth=2,
-            decoder_num_heads=4)
-        model.recon_head = dict(
-            type='MAEPretrainHead',
-            norm_pix=True,
-            patch_size=patch,
-            loss=dict(type='PixelReconstructionLoss', criterion='L2'))
-    else:
-        model.backbone.update(mask_patch_size=16)
+    model.head.update(queue_size=args.queue_size)
+    if args.consistency_from != 'config':
+        model.consistency_from_masked = args.consistency_from == 'masked'
+    if backbone.startswith('vit'):
+        patch = model.backbone.patch_size
+        model.backbone.img_size = size
+        model.recon_neck.num_patches = (size // patch)**2
     model.data_preprocessor = cfg.data_preprocessor
     return model, cfg.optim_wrapper
 
 
-def simclr_cfg(args, spec):
-    """mmpretrain's SimCLR (model and LARS optimizer of its config)."""
-    backbone = dict(spec['simclr'])
-    vit = args.backbone.startswith('vit')
-    if vit:
-        backbone.update(img_size=args.size)
+def _simclr_vit(size: int):
+    """SimCLR with the ViT-tiny the MICS / MAE ViT configs use."""
     model = dict(
         type='SimCLR',
-        backbone=backbone,
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=spec['channels'],
-            hid_channels=2048,
-            out_channels=128,
-            num_layers=2,
-            with_avg_pool=not vit),
-        head=dict(
-            type='ContrastiveHead',
-            loss=dict(type='CrossEntropyLoss'),
-            temperature=0.1),
+        backbone=dict(type='VisionTransformer', arch='deit-tiny',
+                      img_size=size, patch_size=8, out_type='cls_token'),
+        neck=dict(type='NonLinearNeck', in_channels=192, hid_channels=512,
+                  out_channels=128, num_layers=2, with_avg_pool=False),
+        head=dict(type='ContrastiveHead', loss=dict(type='CrossEntropyLoss'),
+                  temperature=0.1),
         data_preprocessor=dict(
-            type='SelfSupDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            to_rgb=True))
-    optim = dict(
-        type='OptimWrapper',
-        optimizer=dict(type='LARS', lr=0.3, momentum=0.9, weight_decay=1e-6))
+            type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375], to_rgb=True))
+    optim = dict(type='OptimWrapper',
+                 optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.02))
     return model, optim
 
 
-def build(model_cfg, optim_cfg):
+def model_cfg(args, method: str, size: int):
+    """(model config, optimizer wrapper config) of a method in the group."""
+    backbone = args.backbone
+    if method == 'mics':
+        return _mics_model(args, backbone, size)
+    if backbone == 'vit-tiny' and method == 'simclr':
+        return _simclr_vit(size)
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[(backbone, method)]))
+    model = copy.deepcopy(cfg.model)
+    if 'data_preprocessor' not in model and cfg.get('data_preprocessor'):
+        model.data_preprocessor = cfg.data_preprocessor
+    if backbone.endswith('vit-tiny'):
+        patch = model.backbone.patch_size
+        model.backbone.img_size = size
+        if method == 'mae':
+            model.neck.num_patches = (size // patch)**2
+    return model, cfg.optim_wrapper
+
+
+def build(args, method: str, size: int):
     from mmpretrain.registry import MODELS
-    model = MODELS.build(model_cfg)
+    model_c, optim_c = model_cfg(args, method, size)
+    model = MODELS.build(model_c)
     model.init_weights()
+    model.to(args.device)
     model.train()
-    return model, build_optim_wrapper(model, optim_cfg)
+    if method == 'brainmvp':
+        model.use_cl = True  # the costlier phase of the schedule
+    optim_c = copy.deepcopy(optim_c)
+    if args.amp:
+        _enable_amp(optim_c)
+    return model, build_optim_wrapper(model, optim_c)
 
 
-def fake_batch(args, multimodal: bool):
-    """The same random uint8 batch every step (two views / modalities)."""
+def _enable_amp(optim_c) -> None:
+    """AmpOptimWrapper(s), as ``tools/train.py --amp`` makes them."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from train import enable_amp
+    enable_amp(optim_c)
+
+
+def fake_batch(args, method: str, size: int, batch: int) -> dict:
+    """The same random batch every step, in the method's input layout."""
     g = torch.Generator().manual_seed(0)
 
-    def views():
+    def rgb():
         return [
-            torch.randint(0, 256, (3, args.size, args.size),
-                          generator=g).to(torch.uint8)
-            for _ in range(args.batch)
+            torch.randint(0, 256, (3, size, size), generator=g).to(
+                torch.uint8) for _ in range(batch)
         ]
 
-    if multimodal:
-        return dict(inputs=dict(wli=views(), nbi=views()), data_samples=None)
-    wli, nbi = views(), views()
+    if args.backbone == 'mri-vit-tiny':
+        from mmpretrain.structures import DataSample
+        x = torch.rand(batch, 4, size, size, generator=g)
+        samples = [
+            DataSample(metainfo=dict(
+                modalities=('flair', 't1', 't2', 'pd'),
+                canvas_offset=(0, 0, 0), canvas_axis=2, slice_index=40,
+                canvas_shape=(98, 116, 94))) for _ in range(batch)
+        ]
+        return dict(inputs=x, data_samples=samples)
+    if method == 'mics':
+        return dict(inputs=dict(wli=rgb(), nbi=rgb()), data_samples=None)
+    if method == 'mae':
+        return dict(inputs=torch.stack(rgb()), data_samples=[None] * batch)
     return dict(
-        inputs=[torch.stack(wli), torch.stack(nbi)],
-        data_samples=[None] * args.batch)
+        inputs=[torch.stack(rgb()), torch.stack(rgb())],
+        data_samples=[None] * batch)
 
 
-def time_steps(model, optim, data, n: int) -> float:
+def time_steps(model, optim, data, n: int, device: str) -> float:
+    if device == 'cuda':
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(n):
         model.train_step(copy.copy(data), optim)
+    if device == 'cuda':
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
-def loader_throughput(args) -> dict:
-    """Images/s of the real MICS data pipeline over the demo data."""
-    import subprocess
-    import sys
+def timing(args, size: int, batch: int) -> Dict[str, dict]:
+    """Alternating-round timing of every method at one (size, batch)."""
+    torch.manual_seed(0)
+    built = {m: build(args, m, size) for m in args.methods}
+    data = {m: fake_batch(args, m, size, batch) for m in args.methods}
+    for m, (model, optim) in built.items():
+        time_steps(model, optim, data[m], args.warmup, args.device)
+    seconds: Dict[str, List[float]] = {m: [] for m in args.methods}
+    ratios: Dict[str, List[float]] = {m: [] for m in args.methods}
+    ref = GROUPS[args.backbone]['reference']
+    for _ in range(args.rounds):
+        this = {}
+        for m, (model, optim) in built.items():
+            this[m] = time_steps(model, optim, data[m], args.iters,
+                                 args.device) / args.iters
+            seconds[m].append(this[m])
+        for m in args.methods:
+            ratios[m].append(this[m] / this[ref])
+    out = {}
+    for m in args.methods:
+        s = statistics.median(seconds[m])
+        out[m] = dict(
+            s_per_iter=s,
+            ratio=statistics.median(ratios[m]),
+            ratio_per_round=[round(r, 3) for r in ratios[m]],
+            images_per_s=batch * IMAGES_PER_SAMPLE[m] / s,
+            samples_per_s=batch / s)
+    if 'mics' in built:
+        out['mics']['consistency_from_masked'] = bool(
+            built['mics'][0].consistency_from_masked)
+    return out
 
+
+# --------------------------------------------------------------------------
+# Memory (a fresh process per method)
+# --------------------------------------------------------------------------
+def _status_kb(field: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def memory_probe(args, method: str) -> dict:
+    """Peak memory of a few steps of ``method`` (in this fresh process)."""
+    torch.manual_seed(0)
+    model, optim = build(args, method, args.size)
+    data = fake_batch(args, method, args.size, args.batch)
+    time_steps(model, optim, data, 1, args.device)  # optimizer state exists
+    if args.device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        time_steps(model, optim, data, 2, args.device)
+        peak = torch.cuda.max_memory_allocated()
+        return dict(step_peak_mb=(peak - base) / 2**20,
+                    peak_mb=peak / 2**20, kind='cuda allocated')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # reset VmHWM (peak resident set) to the current RSS
+    base = _status_kb('VmRSS')
+    time_steps(model, optim, data, 2, args.device)
+    peak = _status_kb('VmHWM')
+    return dict(step_peak_mb=(peak - base) / 1024, peak_mb=peak / 1024,
+                kind='cpu resident set')
+
+
+def memory(args, argv: List[str]) -> Dict[str, dict]:
+    out = {}
+    for m in args.methods:
+        proc = subprocess.run(
+            [sys.executable, __file__, *argv, '--_memory-probe', m],
+            capture_output=True, text=True, cwd=ROOT, timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f'memory probe of {m} failed:\n'
+                               f'{proc.stderr[-3000:]}')
+        out[m] = json.loads(proc.stdout.strip().splitlines()[-1])
+    ref = out[GROUPS[args.backbone]['reference']]['step_peak_mb']
+    for m in out:
+        out[m]['ratio'] = out[m]['step_peak_mb'] / ref if ref > 0 else None
+    return out
+
+
+# --------------------------------------------------------------------------
+# Loader
+# --------------------------------------------------------------------------
+def loader_throughput(args) -> dict:
+    """Samples/s of the real MICS data pipeline over the demo data."""
     from mmengine.runner import Runner
     data = osp.join(ROOT, args.data)
     if not osp.isfile(osp.join(data, 'README.txt')):
         subprocess.run([
             sys.executable, 'tools/data/make_demo_kvasir.py', '--out', data
-        ],
-                       cwd=ROOT,
-                       check=True)
+        ], cwd=ROOT, check=True)
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs/mics/pretrain_kvasir_demo.py'))
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
@@ -248,53 +392,107 @@ def loader_throughput(args) -> dict:
         loader_batches=args.loader_batches)
 
 
-def main():
-    args = parse_args()
+def plot_sweep(sweep: Dict[str, list], path: str, title: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    panels = [k for k in ('batch', 'size') if sweep.get(k)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8),
+                             squeeze=False)
+    for ax, key in zip(axes[0], panels):
+        points = sweep[key]
+        methods = list(points[0]['methods'])
+        for m in methods:
+            ax.plot([p[key] for p in points],
+                    [p['methods'][m]['s_per_iter'] for p in points],
+                    marker='o', label=m)
+        ax.set_xlabel('batch (samples)' if key == 'batch' else
+                      'image size (px)')
+        ax.set_ylabel('seconds per iteration')
+        ax.set_title(f'step time vs {key}')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
     import mics_mm  # noqa: F401
     DefaultScope.get_instance('pretrain_speed', scope_name='mmpretrain')
-    torch.manual_seed(0)
-    spec = BACKBONES[args.backbone]
-    mics, mics_optim = build(*mics_cfg(args, spec))
-    simclr, simclr_optim = build(*simclr_cfg(args, spec))
-    mics_data, simclr_data = fake_batch(args, True), fake_batch(args, False)
-    time_steps(mics, mics_optim, mics_data, args.warmup)
-    time_steps(simclr, simclr_optim, simclr_data, args.warmup)
-    t_mics, t_simclr, per_round = [], [], []
-    for _ in range(args.rounds):
-        a = time_steps(mics, mics_optim, mics_data, args.iters)
-        b = time_steps(simclr, simclr_optim, simclr_data, args.iters)
-        t_mics.append(a / args.iters)
-        t_simclr.append(b / args.iters)
-        per_round.append(a / b)
-    mics_s = statistics.median(t_mics)
-    simclr_s = statistics.median(t_simclr)
-    ratio = statistics.median(per_round)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args, args.memory_probe)))
+        return {}
+    group = GROUPS[args.backbone]
+    per_method = timing(args, args.size, args.batch)
+    ref = group['reference']
     result = dict(
         backbone=args.backbone,
         batch=args.batch,
         size=args.size,
         queue_size=args.queue_size,
-        consistency_from_masked=bool(mics.consistency_from_masked),
-        mics_s_per_iter=mics_s,
-        simclr_s_per_iter=simclr_s,
-        ratio=ratio,
-        ratio_per_round=[round(r, 3) for r in per_round],
-        target_ratio=TARGETS[args.backbone],
-        meets_target=ratio <= TARGETS[args.backbone],
-        step_samples_per_s=args.batch / mics_s,
+        reference=ref,
+        methods=per_method,
         timed_steps_per_method=args.rounds * args.iters,
         torch_threads=torch.get_num_threads(),
-        device='cpu',
+        device=args.device if args.device == 'cpu' else
+        torch.cuda.get_device_name(0),
+        amp=args.amp,
         machine=f'{platform.machine()} {os.cpu_count()} cores',
-        torch=torch.__version__,
-    )
-    result.update(loader_throughput(args))
-    result['loader_keeps_up'] = (
-        result['loader_samples_per_s'] >= result['step_samples_per_s'])
+        torch=torch.__version__)
+    targets = {}
+    for (backbone, method), target in TARGETS.items():
+        if backbone == args.backbone and method in per_method:
+            ratio = per_method[method]['ratio']
+            targets[method] = dict(ratio=ratio, target=target,
+                                   meets=ratio <= target)
+    result['targets'] = targets
+    # The keys of the first version of this benchmark (MICS vs SimCLR).
+    if 'mics' in per_method and 'simclr' in per_method:
+        result.update(
+            mics_s_per_iter=per_method['mics']['s_per_iter'],
+            simclr_s_per_iter=per_method['simclr']['s_per_iter'],
+            ratio=per_method['mics']['ratio'],
+            ratio_per_round=per_method['mics']['ratio_per_round'],
+            consistency_from_masked=per_method['mics'][
+                'consistency_from_masked'],
+            step_samples_per_s=per_method['mics']['samples_per_s'])
+        if 'mics' in targets:
+            result.update(target_ratio=targets['mics']['target'],
+                          meets_target=targets['mics']['meets'])
+    if args.memory:
+        result['memory'] = memory(args, argv)
+    sweep = {}
+    if args.sweep_batch:
+        sweep['batch'] = [
+            dict(batch=b, methods=timing(args, args.size, b))
+            for b in args.sweep_batch
+        ]
+    if args.sweep_size:
+        sweep['size'] = [
+            dict(size=s, methods=timing(args, s, args.batch))
+            for s in args.sweep_size
+        ]
+    if sweep:
+        result['sweep'] = sweep
+        if args.plot:
+            os.makedirs(osp.dirname(osp.abspath(args.plot)), exist_ok=True)
+            plot_sweep(sweep, args.plot,
+                       f'{args.backbone}: step time ({result["device"]})')
+    if args.loader_batches and args.backbone != 'mri-vit-tiny':
+        result.update(loader_throughput(args))
+        if 'step_samples_per_s' in result:
+            result['loader_keeps_up'] = (
+                result['loader_samples_per_s'] >=
+                result['step_samples_per_s'])
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
     print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == '__main__':

@@ -10,13 +10,13 @@ from .mri import (MicsArrangeModalities, MicsForegroundCrop, MicsLoadMRIStudy,
                   MicsSampleModalities, load_nifti)
 from .mri_geometry import (MicsCropPad, MicsRandomPatch3D, MicsRandomSlice2D,
                            MicsTakeSlice2D, crop_or_pad)
-from .select import MicsSelectModality
+from .select import MicsModalitiesAsViews, MicsSelectModality
 
 __all__ = [
     'MicsImageLoadError', 'MicsLoadMultiModalImages', 'MicsSimulatedNBI',
     'simulate_nbi', 'MicsSharedTransforms', 'MicsPerModalityTransforms',
     'MicsMissingModalityError', 'MicsPackMultiModalInputs',
-    'MicsSelectModality', 'load_nifti', 'MicsLoadMRIStudy',
+    'MicsSelectModality', 'MicsModalitiesAsViews', 'load_nifti', 'MicsLoadMRIStudy',
     'MicsPercentileNormalize', 'MicsForegroundCrop', 'MicsSampleModalities',
     'MicsArrangeModalities', 'MicsPackMRIInputs', 'crop_or_pad',
     'MicsRandomSlice2D', 'MicsTakeSlice2D', 'MicsCropPad',

@@ -1,4 +1,5 @@
-"""Reduce a multimodal sample to one modality (single-modality baselines)."""
+"""Hand a multimodal sample to mmpretrain's own models: one modality as a
+plain image, or the modalities as the views of a multi-view sample."""
 from mmcv.transforms import BaseTransform
 
 from mmpretrain.registry import TRANSFORMS
@@ -43,3 +44,50 @@ class MicsSelectModality(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(modality={self.modality!r})'
+
+
+@TRANSFORMS.register_module()
+class MicsModalitiesAsViews(BaseTransform):
+    """Turn the modalities of a sample into the views of a multi-view
+    sample for mmpretrain's contrastive algorithms.
+
+    MICS treats one modality as an augmented view of the other (METHODS.md
+    §1). With this transform mmpretrain's own SimCLR, MoCo v3 and BYOL see
+    the same pairs: after it, ``results['img']`` is the list of the
+    modalities' arrays (what ``MultiView`` produces), so mmpretrain's
+    ``PackInputs`` packs ``inputs`` as one tensor per view and the
+    algorithms run unchanged. Used by the baselines in
+    ``configs/baselines/`` that pair WLI with (simulated) NBI.
+
+    Required Keys:
+
+    - img (dict modality -> ndarray)
+
+    Modified Keys:
+
+    - img (list[ndarray]): the views, in ``modalities`` order.
+
+    Args:
+        modalities (Sequence[str]): The modalities to use as views.
+            Defaults to ('wli', 'nbi').
+    """
+
+    def __init__(self, modalities=('wli', 'nbi')) -> None:
+        self.modalities = tuple(modalities)
+        if len(self.modalities) < 2:
+            raise ValueError('MicsModalitiesAsViews: needs at least two '
+                             f'modalities, got {self.modalities}')
+
+    def transform(self, results: dict) -> dict:
+        images = results['img']
+        missing = [m for m in self.modalities if m not in images]
+        if missing:
+            raise KeyError(
+                f'MicsModalitiesAsViews: sample {results.get("img_path")} '
+                f'lacks {missing} (has {sorted(images)}); add '
+                'MicsSimulatedNBI before it for a simulated NBI view.')
+        results['img'] = [images[m] for m in self.modalities]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(modalities={self.modalities})'

@@ -65,6 +65,9 @@ class MicsMultiModalClassifier(BaseClassifier):
             ``predict``; None uses every modality in the batch.
         semi_supervised (dict, optional): ``dict(threshold=0.95,
             weight=1.0)``; None ignores unlabelled samples. Defaults to None.
+        freeze_encoders (bool): Linear-probe protocol: the encoders get no
+            gradient and stay in eval mode (BN statistics frozen); only the
+            fusion neck and the heads train. Defaults to False.
         data_preprocessor (dict, optional): Defaults to
             ``dict(type='MicsDataPreprocessor')``.
         init_cfg (dict, optional): Initialisation config.
@@ -81,6 +84,7 @@ class MicsMultiModalClassifier(BaseClassifier):
                  modality_dropout: float = 0.0,
                  test_modalities: Optional[Sequence[str]] = None,
                  semi_supervised: Optional[dict] = None,
+                 freeze_encoders: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -128,6 +132,16 @@ class MicsMultiModalClassifier(BaseClassifier):
                                "valid: 'threshold', 'weight'.")
             self.semi = dict(threshold=0.95, weight=1.0)
             self.semi.update(semi_supervised)
+        self.freeze_encoders = freeze_encoders
+        if freeze_encoders:
+            self.backbones.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'MicsMultiModalClassifier':
+        """Set the training mode; frozen encoders stay in eval mode."""
+        super().train(mode)
+        if self.freeze_encoders:
+            self.backbones.eval()
+        return self
 
     def init_weights(self) -> None:
         """Random init, then the encoders from ``pretrained`` if given."""

@@ -1,0 +1,29 @@
+# BYOL (ResNet-18) on the SYNTHETIC demo data, matched to the MICS demo
+# like the SimCLR demo config (same pipeline, batch, epochs, schedule).
+_base_ = './simclr_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py'
+model = dict(
+    _delete_=True,
+    type='BYOL',
+    base_momentum=0.01,
+    backbone=dict(type='ResNet', depth=18, zero_init_residual=False),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=512,
+        hid_channels=1024,
+        out_channels=128,
+        num_layers=2,
+        with_bias=True,
+        with_last_bn=False,
+        with_avg_pool=True),
+    head=dict(
+        type='LatentPredictHead',
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=128,
+            hid_channels=1024,
+            out_channels=128,
+            num_layers=2,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=False),
+        loss=dict(type='CosineSimilarityLoss')))

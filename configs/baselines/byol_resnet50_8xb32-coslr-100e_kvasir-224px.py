@@ -1,0 +1,33 @@
+# mmpretrain's BYOL (ResNet-50) on Kvasir, WLI / simulated NBI as its two
+# views; MICS's pipeline, split, batch and epochs; BYOL's recipe.
+_base_ = './simclr_resnet50_8xb32-coslr-100e_kvasir-224px.py'
+model = dict(
+    _delete_=True,
+    type='BYOL',
+    base_momentum=0.01,
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=False),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=2048,
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=2,
+        with_bias=True,
+        with_last_bn=False,
+        with_avg_pool=True),
+    head=dict(
+        type='LatentPredictHead',
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=256,
+            hid_channels=4096,
+            out_channels=256,
+            num_layers=2,
+            with_bias=True,
+            with_last_bn=False,
+            with_avg_pool=False),
+        loss=dict(type='CosineSimilarityLoss')))

@@ -1,0 +1,40 @@
+# mmpretrain's MoCo v3 (ResNet-50) on Kvasir, WLI / simulated NBI as its
+# two views; MICS's pipeline, split, batch and epochs; MoCo v3's recipe.
+_base_ = './simclr_resnet50_8xb32-coslr-100e_kvasir-224px.py'
+temperature = 1.0
+model = dict(
+    _delete_=True,
+    type='MoCoV3',
+    base_momentum=0.01,
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=False),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=2048,
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=2,
+        with_bias=False,
+        with_last_bn=True,
+        with_last_bn_affine=False,
+        with_last_bias=False,
+        with_avg_pool=True),
+    head=dict(
+        type='MoCoV3Head',
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=256,
+            hid_channels=4096,
+            out_channels=256,
+            num_layers=2,
+            with_bias=False,
+            with_last_bn=False,
+            with_last_bn_affine=False,
+            with_last_bias=False,
+            with_avg_pool=False),
+        loss=dict(type='CrossEntropyLoss', loss_weight=2 * temperature),
+        temperature=temperature))
+optim_wrapper = dict(optimizer=dict(lr=0.6))

@@ -1,0 +1,75 @@
+# mmpretrain's MoCo v3 (ViT-B/16) on Kvasir at 384 px, WLI / simulated NBI
+# as its two views: the MICS ViT pipeline, split, batch and 100 epochs;
+# MoCo v3's ViT recipe (AdamW, temperature 0.2, fixed patch projection).
+_base_ = [
+    '../_base_/datasets/kvasir_mm_views.py',
+    '../_base_/default_runtime.py',
+]
+img_size = 384
+train_pipeline = [
+    dict(type='MicsLoadMultiModalImages'),
+    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(
+        type='MicsSharedTransforms',
+        transforms=[
+            dict(
+                type='RandomResizedCrop',
+                scale=img_size,
+                crop_ratio_range=(0.2, 1.0)),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        ]),
+    {{_base_.photometric_transforms}},
+    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+temperature = 0.2
+model = dict(
+    type='MoCoV3',
+    base_momentum=0.01,
+    backbone=dict(
+        type='MoCoV3ViT',
+        arch='base',
+        img_size=img_size,
+        patch_size=16,
+        stop_grad_conv1=True),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=768,
+        hid_channels=4096,
+        out_channels=256,
+        num_layers=3,
+        with_bias=False,
+        with_last_bn=True,
+        with_last_bn_affine=False,
+        with_last_bias=False,
+        with_avg_pool=False),
+    head=dict(
+        type='MoCoV3Head',
+        predictor=dict(
+            type='NonLinearNeck',
+            in_channels=256,
+            hid_channels=4096,
+            out_channels=256,
+            num_layers=2,
+            with_bias=False,
+            with_last_bn=True,
+            with_last_bn_affine=False,
+            with_last_bias=False,
+            with_avg_pool=False),
+        loss=dict(type='CrossEntropyLoss', loss_weight=2 * temperature),
+        temperature=temperature))
+max_epochs = 100
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2.4e-3, weight_decay=0.1))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0,
+         end=10, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=90, by_epoch=True, begin=10,
+         end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+custom_hooks = [dict(type='MicsRandomStateHook')]
+auto_scale_lr = dict(base_batch_size=256)

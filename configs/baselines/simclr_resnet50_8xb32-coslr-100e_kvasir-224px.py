@@ -1,0 +1,45 @@
+# mmpretrain's SimCLR on Kvasir with the two modalities (WLI, simulated NBI)
+# as its two views: the MICS ResNet-50 pipeline, split, batch (8 x 32) and
+# 100 epochs; SimCLR's own neck, head and LARS recipe.
+_base_ = [
+    '../_base_/datasets/kvasir_mm_views.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='SimCLR',
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='SyncBN'),
+        zero_init_residual=True),
+    neck=dict(
+        type='NonLinearNeck',
+        in_channels=2048,
+        hid_channels=2048,
+        out_channels=128,
+        num_layers=2,
+        with_avg_pool=True),
+    head=dict(
+        type='ContrastiveHead',
+        loss=dict(type='CrossEntropyLoss'),
+        temperature=0.1))
+max_epochs = 100
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='LARS', lr=0.3, momentum=0.9, weight_decay=1e-6),
+    paramwise_cfg=dict(
+        custom_keys={
+            'bn': dict(decay_mult=0, lars_exclude=True),
+            'bias': dict(decay_mult=0, lars_exclude=True),
+            'downsample.1': dict(decay_mult=0, lars_exclude=True),
+        }))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0,
+         end=10, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=90, by_epoch=True, begin=10,
+         end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+custom_hooks = [dict(type='MicsRandomStateHook')]
+auto_scale_lr = dict(base_batch_size=256)

@@ -1,0 +1,88 @@
+"""tools/benchmark/label_efficiency.py's bookkeeping on a tiny run: files
+written, table and plot produced, budgets equal across methods (and refused
+when not). Nothing is timed and no figure is checked."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.datasets.splits import make_splits
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'label_efficiency',
+        osp.join(ROOT, 'tools/benchmark/label_efficiency.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_budgets_must_be_equal():
+    tool = load_tool()
+    same = {
+        'mics_resnet18': dict(iters=14, batch_size=32),
+        'simclr_resnet18': dict(iters=14, batch_size=32)
+    }
+    assert tool.check_equal_budgets(same) == dict(
+        iters=14, batch_size=32, samples_seen=448)
+    with pytest.raises(RuntimeError, match='unequal pre-training budgets'):
+        tool.check_equal_budgets(
+            dict(same, byol_resnet18=dict(iters=7, batch_size=32)))
+
+
+def test_plan_skips_methods_without_a_config_for_the_backbone():
+    tool = load_tool()
+    args = tool.parse_args([
+        '--quick', '--methods', 'mae', 'simclr', '--backbones', 'resnet18',
+        'vit-tiny', '--out', 'x'
+    ])
+    pairs = {(p['method'], p['backbone']): p for p in tool.plan(args)}
+    assert 'skipped' in pairs[('mae', 'resnet18')]
+    assert 'skipped' in pairs[('simclr', 'vit-tiny')]
+    assert pairs[('simclr', 'resnet18')]['config'].startswith(
+        'configs/baselines/simclr_resnet18')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--methods', 'dino', '--out', 'x'])
+
+
+def test_tiny_run_writes_results_table_and_plot(tmp_path):
+    tool = load_tool()
+    data = tmp_path / 'demo'
+    make_demo_kvasir(data, per_class=4, size=32, seed=0)
+    make_splits(str(data), seed=0)
+    out = tmp_path / 'out'
+    result = tool.main([
+        '--data',
+        str(data), '--methods', 'simclr', 'scratch', '--backbones',
+        'resnet18', '--fractions', '1.0', '--seeds', '0', '--protocols',
+        'linear', '--pretrain-epochs', '1', '--pretrain-batch', '8',
+        '--finetune-iters', '2', '--finetune-batch', '4', '--workers', '0',
+        '--out',
+        str(out)
+    ])
+    for name in ('results.json', 'results.md', 'results.png'):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / 'results.json').read_text())
+    assert saved['runs'] == result['runs']
+    # SimCLR pre-trained for one epoch at batch 8; scratch fine-tuned only
+    assert list(saved['pretrain']) == ['simclr_resnet18']
+    pre = saved['pretrain']['simclr_resnet18']
+    assert pre['epochs'] == 1 and pre['batch_size'] == 8
+    assert saved['budget'] == dict(
+        iters=pre['iters'], batch_size=8, samples_seen=8 * pre['iters'])
+    assert osp.isfile(pre['checkpoint'])
+    assert [(r['method'], r['protocol'], r['fraction'], r['seed'], r['iters'])
+            for r in saved['runs']] == [('simclr', 'linear', 1.0, 0, 2),
+                                        ('scratch', 'linear', 1.0, 0, 2)]
+    for run in saved['runs']:
+        assert 0 <= run['metrics']['accuracy'] <= 1
+    table = (out / 'results.md').read_text()
+    assert '| simclr | resnet18 |' in table and '100 % labels' in table
+    assert '| scratch | resnet18 |' in table
+    # no fine-tuning checkpoints are kept (dozens of runs)
+    assert not list((out / 'finetune').rglob('*.pth'))
