@@ -102,7 +102,7 @@ def _check_brain_config(cfg, model_cfg, path, brain_root):
                 cfg.model.backbone.init_cfg.checkpoint
         return
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
-    if cfg.model.type == 'BrainMVP':
+    if cfg.model.type in ('BrainMVP', 'MAE'):  # pre-training on MRI slices
         if 'uniformer-s' not in name and 'pretrain_brats' not in name:
             model = MODELS.build(model_cfg)
             build_optim_wrapper(model, cfg.optim_wrapper)
@@ -124,6 +124,29 @@ def _check_brain_config(cfg, model_cfg, path, brain_root):
             cfg.model.backbone.init_cfg.checkpoint
 
 
+def _check_baseline_config(cfg, model_cfg, path, demo_root):
+    """mmpretrain's own algorithm on the MICS data pipeline: two views are
+    the two modalities (or one WLI image for MAE)."""
+    assert cfg.model.type in ('SimCLR', 'MoCoV3', 'BYOL', 'MAE')
+    assert cfg.train_dataloader.dataset.type == 'MicsKvasirDataset'
+    assert cfg.train_dataloader.dataset.ann_file == 'splits/train.json'
+    if 'base' not in osp.basename(path):  # ViT-B / ResNet-50: too heavy
+        model = MODELS.build(model_cfg)
+        build_optim_wrapper(model, cfg.optim_wrapper)
+    for hook in cfg.get('custom_hooks', []):
+        assert HOOKS.get(hook['type']) is not None, hook['type']
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    ds_cfg['data_root'] = demo_root
+    sample = DATASETS.build(ds_cfg)[0]
+    if cfg.model.type == 'MAE':
+        assert tuple(sample['inputs'].shape) == (3, cfg.img_size,
+                                                 cfg.img_size)
+    else:
+        views = sample['inputs']
+        assert isinstance(views, list) and len(views) == 2
+        assert views[0].shape == views[1].shape
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds(path, demo_root, brain_root):
     cfg = Config.fromfile(path)
@@ -131,11 +154,14 @@ def test_config_builds(path, demo_root, brain_root):
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     heavy = any(h in osp.basename(path) for h in HEAVY)
-    if '/brainmvp/' in path:
+    if '/brainmvp/' in path or '_brain-demo' in path:
         _check_brain_config(cfg, copy.deepcopy(model_cfg), path, brain_root)
         return
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    if '/baselines/' in path:
+        _check_baseline_config(cfg, model_cfg, path, demo_root)
+        return
     pretrain = cfg.model.type == 'MICS'
     if 'init_cfg' in model_cfg.get('backbone', {}):
         model_cfg.backbone.pop('init_cfg')  # the checkpoint is the user's

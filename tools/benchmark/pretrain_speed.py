@@ -423,6 +423,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     import mics_mm  # noqa: F401
     DefaultScope.get_instance('pretrain_speed', scope_name='mmpretrain')
+    # Momentum encoders (MoCo v3, BYOL) read the schedule length from the
+    # message hub that a Runner would fill.
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 0)
+    hub.update_info('max_iters', 10000)
     if args.memory_probe:
         print(json.dumps(memory_probe(args, args.memory_probe)))
         return {}

@@ -60,20 +60,9 @@ val_dataloader = dict(
         min_foreground=0.01,
         metainfo=dict(classes=classes),
         pipeline=test_pipeline))
+# The same loader on the held-out test subjects.
 test_dataloader = dict(
-    batch_size=8,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='MicsBrainMRISliceDataset',
-        data_root=data_root,
-        ann_file='seg_test.json',
-        modalities=modalities,
-        allow_missing=True,
-        axis=2,
-        min_foreground=0.01,
-        metainfo=dict(classes=classes),
-        pipeline=test_pipeline))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='seg_test.json'))
 val_evaluator = dict(type='MicsVolumeDiceMetric')
 test_evaluator = val_evaluator

@@ -46,11 +46,7 @@ val_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(ann_file='cls_val.json', pipeline=test_pipeline, **common))
 test_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(ann_file='cls_test.json', pipeline=test_pipeline, **common))
+    val_dataloader,
+    dataset=dict(val_dataloader['dataset'], ann_file='cls_test.json'))
 val_evaluator = dict(type='MicsClsMetric')
 test_evaluator = val_evaluator
