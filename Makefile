@@ -5,6 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mics_mm-installed
 REQS   := requirements/runtime.txt requirements/mminstall.txt requirements/tests.txt \
+          requirements/optional.txt \
           requirements/data.txt setup.py
 
 .PHONY: venv demo demo-brainmvp test clean-demo

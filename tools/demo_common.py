@@ -1,13 +1,14 @@
 """Helpers shared by the demo drivers (tools/demo.py, tools/demo_brainmvp.py):
 run a step as a printed command, read mmengine's logged scalars, summarise
 the loss terms."""
-import json
-import os
 import os.path as osp
 import subprocess
+import sys
 from typing import Dict, List, Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+from plot_curves import find_scalars, load_scalars  # noqa: E402
 
 
 def run(cmd: List[str]) -> None:
@@ -18,17 +19,8 @@ def run(cmd: List[str]) -> None:
 
 def read_scalars(work_dir: str) -> List[dict]:
     """Training records of mmengine's ``vis_data/scalars.json`` (newest run
-    folder of ``work_dir``)."""
-    runs = sorted(
-        d for d in os.listdir(work_dir)
-        if osp.isfile(osp.join(work_dir, d, 'vis_data', 'scalars.json')))
-    if not runs:
-        raise FileNotFoundError(
-            f'demo: no vis_data/scalars.json under {work_dir}; did '
-            'training log anything?')
-    with open(osp.join(work_dir, runs[-1], 'vis_data', 'scalars.json')) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    return [r for r in records if 'loss' in r]
+    folder of ``work_dir``; read as tools/analysis/plot_curves.py does)."""
+    return [r for r in load_scalars(find_scalars(work_dir)) if 'loss' in r]
 
 
 def summarise_losses(records: List[dict],

@@ -8,9 +8,10 @@ Example::
 writes ``<out>/template_<modality>.nii.gz`` (min-max normalised to [0, 1], as
 the model uses them; identity affine on the canvas grid, i.e. 1 mm voxels on
 the SRI24 canvas) and ``<out>/templates_montage.png`` (the middle slice of
-each template along each axis).
+each template along each axis; an 8-bit grey PNG).
 """
 import argparse
+import io
 import os
 import os.path as osp
 import sys
@@ -77,8 +78,14 @@ def main(argv=None) -> int:
         axes[0][col].set_title(name)
     fig.suptitle(f'BrainMVP templates: {osp.basename(args.checkpoint)}')
     montage = osp.join(args.out, 'templates_montage.png')
-    fig.savefig(montage, dpi=80, bbox_inches='tight')
+    # The montage is grey levels only: an 8-bit grey PNG is lossless and
+    # half the RGBA size (noisy early templates compress badly).
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=80, bbox_inches='tight')
     plt.close(fig)
+    buf.seek(0)
+    from PIL import Image
+    Image.open(buf).convert('L').save(montage, optimize=True)
     print(montage)
     return 0
 
