@@ -36,7 +36,8 @@ REGISTERED = {
     ],
     HOOKS: [
         'MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook',
-        'MicsLambdaRampHook', 'MicsBrainMVPScheduleHook'
+        'MicsLambdaRampHook', 'MicsBrainMVPScheduleHook',
+        'MicsNonFiniteLossHook'
     ],
     METRICS: ['MicsClsMetric'],
     OPTIM_WRAPPER_CONSTRUCTORS: ['MicsMultiOptimWrapperConstructor'],

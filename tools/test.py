@@ -1,7 +1,8 @@
 """Test a checkpoint with an mmengine Runner.
 
 Same command line as mmpretrain's ``tools/test.py`` (a subset); the config
-handling is shared with ``tools/train.py``.
+handling, including the config-key check, is shared with
+``tools/train.py``.
 
 Examples::
 
@@ -20,8 +21,8 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import dump
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train import (add_common_args, build_runner,  # noqa: E402
-                   finish_distributed, load_config)
+from train import (UsageError, add_common_args,  # noqa: E402
+                   build_runner, finish_distributed, load_config)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -92,7 +93,10 @@ def enable_tta(cfg: Config) -> None:
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """Entry point; returns the metrics."""
     args = parse_args(argv)
-    cfg = merge_test_args(load_config(args), args)
+    try:
+        cfg = merge_test_args(load_config(args), args)
+    except UsageError as err:  # a bad config key, named
+        raise SystemExit(f'tools/test.py: error: {err}') from None
     runner = build_runner(cfg)
     metrics = runner.test()
     if args.out is not None and args.out_item == 'metrics' and \

@@ -11,6 +11,9 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # A NaN / inf loss stops training before the update ('stop'), or the
+    # step is skipped ('skip'); see docs/reliability.md.
+    non_finite=dict(type='MicsNonFiniteLossHook', policy='stop'),
 )
 
 env_cfg = dict(

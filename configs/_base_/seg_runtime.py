@@ -13,6 +13,10 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=500,
         max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # A NaN / inf loss stops training before the update ('stop'), or the
+    # step is skipped ('skip'); see docs/reliability.md. Registered in
+    # mmpretrain's registry, hence the scope prefix.
+    non_finite=dict(type='mmpretrain.MicsNonFiniteLossHook', policy='stop'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -70,9 +70,16 @@ class MicsLoadMultiModalImages(BaseTransform):
 
     Every image is returned as HxWx3 (BGR): with the default
     ``color_type='color'`` the decoder already turns grey images into three
-    equal channels; with other ``color_type`` values a single-channel result
-    is repeated three times and an alpha channel is dropped, so all
-    modalities share one layout.
+    equal channels, drops an alpha channel and decodes 16-bit images to 8
+    bit (``value >> 8``); with other ``color_type`` values a single-channel
+    result is repeated three times and an alpha channel is dropped, so all
+    modalities share one layout. Any size is read as it is: the pipeline's
+    crop / resize then upsamples a tiny image (2 x 2 becomes the training
+    size) and cuts a huge one down; a huge image (6000 x 6000) costs
+    seconds per sample when transforms run on the full image before the
+    crop (``MicsSimulatedNBI`` in the MICS pipelines), so resize such data
+    offline. (The bad-input corpus, ``tools/data/make_bad_inputs.py``,
+    has one file of each kind; docs/reliability.md.)
 
     If the modalities of one sample differ in size, ``size_mismatch``
     decides: ``'resize'`` resizes every other modality to the size of the

@@ -1,14 +1,17 @@
 """Consistency loss of MICS: cross-modal contrast with a momentum queue."""
+import logging
 from itertools import permutations
 from typing import Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_gather
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
 from mmpretrain.registry import MODELS
+
+from ..utils import gather_rows
 
 
 @MODELS.register_module()
@@ -41,12 +44,23 @@ class MicsConsistencyHead(BaseModule):
     does (without the hook ``alpha_scale`` stays 1). The momentum features of
     every rank are then enqueued (first in, first out).
 
+    **Distributed runs.** The batch keys are the momentum features of *all*
+    ranks (gathered; they need no gradient), followed by the queue, and the
+    positive of query ``i`` is its own key at its rank's offset. So N
+    processes with a batch of B compute the loss, gradients and queue of one
+    process with a batch of N x B (the public code, like ALBEF, contrasts
+    with the local batch only, which makes the loss depend on the number of
+    processes). The same gathered keys are enqueued, so every rank holds the
+    same queue.
+
     The enqueue is deferred to :meth:`flush`, which ``MICS.train_step`` calls
     after the optimizer step (and :meth:`loss` calls first if a previous
     batch is still pending): the queue then never changes while the autograd
     graph holds it, so it needs no copy (the public code clones 2 x 64 MB of
     queue per step for that). The queue each step sees is the same as in
-    the public code.
+    the public code. Keys holding NaN / inf are never enqueued (the batch is
+    dropped with a warning), so a step skipped for a non-finite loss
+    (``MicsNonFiniteLossHook(policy='skip')``) cannot poison the queue.
 
     Deviation: the queue is initialised with random unit vectors as in the
     public code, but its size is a config value (default 65,536) and
@@ -151,35 +165,46 @@ class MicsConsistencyHead(BaseModule):
         alpha = self.alpha * self.alpha_scale
         feats = [F.normalize(f, dim=-1) for f in feats]
         with torch.no_grad():
-            momentum_feats = [
-                F.normalize(f.detach(), dim=-1) for f in momentum_feats
-            ]
+            local = torch.stack(
+                [F.normalize(f.detach(), dim=-1) for f in momentum_feats])
+            # (M, B, D) -> keys of every rank (M, B_total, D)
+            keys, offset = gather_rows(local.transpose(0, 1))
+            keys = keys.transpose(0, 1)
+        batch = local.size(1)
         total = 0.
         pairs = list(permutations(range(self.num_modalities), 2))
         for a, b in pairs:
-            logits = self._logits(feats[a], momentum_feats[b], b, temp)
+            logits = self._logits(feats[a], keys[b], b, temp)
             with torch.no_grad():
                 soft = F.softmax(
-                    self._logits(momentum_feats[a], momentum_feats[b], b,
-                                 temp), 1)
+                    self._logits(local[a], keys[b], b, temp), 1)
                 hard = torch.zeros_like(soft)
-                hard.fill_diagonal_(1.0)
+                rows = torch.arange(batch, device=soft.device)
+                hard[rows, rows + offset] = 1.0
                 targets = alpha * soft + (1 - alpha) * hard
             total = total - (F.log_softmax(logits, dim=1) *
                              targets).sum(dim=1).mean()
-        self._pending = torch.stack(momentum_feats)  # (M, B, D)
+        self._pending = keys  # (M, B_total, D), the same on every rank
         return total / len(pairs)
 
     @torch.no_grad()
     def flush(self) -> None:
         """Enqueue the last batch's momentum features of every rank (FIFO).
 
-        Call it once the backward pass of that batch is done.
+        Call it once the backward pass of that batch is done. A batch with
+        non-finite features is dropped with a warning.
         """
         pending, self._pending = self._pending, None
         if pending is None or self.queue_len == 0:
             return
-        batch = torch.cat(all_gather(pending), dim=1)[:, -self.queue_len:]
+        if not torch.isfinite(pending).all():
+            print_log(
+                'MicsConsistencyHead: the momentum features of this batch '
+                'are not finite; they are not enqueued.',
+                logger='current',
+                level=logging.WARNING)
+            return
+        batch = pending[:, -self.queue_len:]
         n = batch.size(1)
         ptr = int(self.queue_ptr)
         idx = (torch.arange(n, device=batch.device) + ptr) % self.queue_len

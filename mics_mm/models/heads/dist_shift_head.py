@@ -2,13 +2,14 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.dist import all_gather, get_world_size
 from torch import nn
 
 from mmpretrain.evaluation.metrics import Accuracy
 from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+
+from ..utils import gather_rows
 
 __all__ = ['MicsDistShiftHead']
 
@@ -27,9 +28,11 @@ class MicsDistShiftHead(ClsHead):
     (K, D, D) and ``class_count`` (K,) are updated in every training
     :meth:`loss` call, before the loss, with the batch's detached features
     (gathered from all ranks in distributed runs, so every rank holds the
-    same estimate). For class :math:`k` with :math:`n_b > 0` samples in the
-    batch, batch mean :math:`m_b`, biased batch covariance :math:`S_b`,
-    :math:`N` samples seen before and :math:`w = n_b / (N + n_b)`:
+    same estimate; rows holding NaN / inf are left out, so a step skipped
+    for a non-finite loss does not poison the estimate). For class :math:`k`
+    with :math:`n_b > 0` samples in the batch, batch mean :math:`m_b`,
+    biased batch covariance :math:`S_b`, :math:`N` samples seen before and
+    :math:`w = n_b / (N + n_b)`:
 
     .. math::
 
@@ -175,26 +178,20 @@ class MicsDistShiftHead(ClsHead):
                              f'{self.num_classes})')
         return labels
 
-    @staticmethod
-    def _gather(x: torch.Tensor) -> torch.Tensor:
-        """Concatenate ``x`` (N, ...) over ranks; N may differ per rank."""
-        if get_world_size() == 1:
-            return x
-        n = torch.tensor([x.size(0)], device=x.device)
-        sizes = [int(s) for s in all_gather(n)]
-        pad = x.new_zeros((max(sizes) - x.size(0), ) + tuple(x.shape[1:]))
-        parts = all_gather(torch.cat([x, pad]))
-        return torch.cat([p[:s] for p, s in zip(parts, sizes)])
-
     @torch.no_grad()
     def update_stats(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Merge a batch into the running class statistics (no momentum).
+
+        Rows of ``feats`` holding NaN / inf are left out.
 
         Args:
             feats (torch.Tensor): Features of shape (B, D); detached here.
             labels (torch.Tensor): Labels of shape (B, ), in ``[0, K)``.
         """
         feats = feats.detach().to(torch.float64)
+        finite = torch.isfinite(feats).all(dim=1)
+        if not finite.all():
+            feats, labels = feats[finite], labels[finite]
         for k in labels.unique().tolist():
             x = feats[labels == k]
             n_b = x.size(0)
@@ -266,7 +263,7 @@ class MicsDistShiftHead(ClsHead):
             raise ValueError(f'{labels.numel()} labels for {x.size(0)} '
                              'features')
         self.update_stats(
-            self._gather(x.detach()), self._gather(labels))
+            gather_rows(x.detach())[0], gather_rows(labels)[0])
         losses = dict(
             loss=self.augmented_loss(x, labels),
             isda_lambda=x.new_tensor(self.lambda_))

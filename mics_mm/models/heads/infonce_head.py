@@ -5,6 +5,8 @@ from mmengine.model import BaseModule
 
 from mmpretrain.registry import MODELS
 
+from ..utils import gather_rows
+
 
 @MODELS.register_module()
 class MicsInfoNCEHead(BaseModule):
@@ -15,6 +17,13 @@ class MicsInfoNCEHead(BaseModule):
     :math:`i`, :math:`s_{ij} = u_i \cdot v_j / \tau` and
     :math:`\mathcal{L} = \frac{1}{2}[\mathrm{CE}(s, I) + \mathrm{CE}(s^\top,
     I)]`, the other samples of the batch being the negatives.
+
+    **Distributed runs.** The negatives are the samples of *all* ranks: both
+    views are gathered with their gradient (:func:`gather_rows`), each rank
+    computes the loss of its own samples against every rank's, and the
+    gradient reaches the rank that owns each feature. N processes with a
+    batch of B therefore train as one process with a batch of N x B (with
+    per-rank negatives the loss would depend on the number of processes).
 
     Args:
         temperature (float): :math:`\tau`. Defaults to 0.1 (this project's
@@ -39,7 +48,10 @@ class MicsInfoNCEHead(BaseModule):
         """Loss for ``(N, D)`` features of the two views."""
         if self.normalize:
             view1, view2 = F.normalize(view1, dim=1), F.normalize(view2, dim=1)
-        logits = view1 @ view2.t() / self.temperature
-        target = torch.arange(len(logits), device=logits.device)
-        return (F.cross_entropy(logits, target) +
-                F.cross_entropy(logits.t(), target)) / 2
+        all1, offset = gather_rows(view1, with_grad=True)
+        all2, _ = gather_rows(view2, with_grad=True)
+        target = torch.arange(
+            view1.size(0), device=view1.device) + offset
+        return (F.cross_entropy(view1 @ all2.t() / self.temperature, target)
+                + F.cross_entropy(view2 @ all1.t() / self.temperature,
+                                  target)) / 2

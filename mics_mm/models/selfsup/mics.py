@@ -11,6 +11,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...engine.hooks.non_finite_hook import guarded, stop_if_non_finite
 from ..utils import global_feature, merge_loss_weights
 
 DEFAULT_LOSS_WEIGHTS = dict(reconstruction=10.0, consistency=1.0, aligned=0.1)
@@ -321,7 +322,7 @@ class MICS(BaseSelfSupervisor):
             losses = model(**data, mode='loss')
         disc_inputs = losses.pop(self.DISC_INPUTS, None)
         parsed, log_vars = self.parse_losses(losses)
-        self._check_finite(log_vars)
+        self._check_finite(gen_wrapper, log_vars)
         gen_wrapper.update_params(parsed)
         if self.with_head:
             self.head.flush()  # enqueue now that backward is done
@@ -331,18 +332,16 @@ class MICS(BaseSelfSupervisor):
             with disc_wrapper.optim_context(model):
                 disc_losses = model(disc_inputs, mode='disc_loss')
             disc_parsed, _ = self.parse_losses(disc_losses)
-            self._check_finite({'loss_disc': disc_parsed})
+            self._check_finite(disc_wrapper, {'loss_disc': disc_parsed})
             disc_wrapper.update_params(disc_parsed)
             log_vars['loss_disc'] = disc_parsed.detach()
         return log_vars
 
     @staticmethod
-    def _check_finite(log_vars: Dict[str, torch.Tensor]) -> None:
-        """Fail on a non-finite loss term, naming it."""
-        for name, value in log_vars.items():
-            if not torch.isfinite(value).all():
-                raise FloatingPointError(
-                    f'MICS: {name} is {value.item()}; training stopped '
-                    'before the update so no NaN reaches the weights. '
-                    'Lower the learning rate, enable gradient clipping '
-                    '(optim_wrapper.generator.clip_grad) or check the inputs.')
+    def _check_finite(wrapper: OptimWrapper,
+                      log_vars: Dict[str, torch.Tensor]) -> None:
+        """Stop on a non-finite loss term, naming it, unless the runner's
+        ``MicsNonFiniteLossHook`` guards ``wrapper`` (it then applies the
+        configured policy, 'stop' or 'skip', inside ``update_params``)."""
+        if not guarded(wrapper):
+            stop_if_non_finite(log_vars, 'MICS')

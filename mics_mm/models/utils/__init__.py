@@ -1,3 +1,4 @@
+from .distributed import gather_rows
 from .loss_weights import merge_loss_weights
 from .masking import random_patch_mask, upsample_mask
 from .modality_templates import (MicsModalityTemplates, MicsTemplateFiller,
@@ -9,6 +10,7 @@ from .pooling import global_feature
 __all__ = [
     'MicsModalityTemplates', 'MicsTemplateFiller', 'canvas_positions',
     'check_canvas', 'crop_templates',
-    'fill_missing_modalities', 'load_templates', 'global_feature',
+    'fill_missing_modalities', 'load_templates', 'gather_rows',
+    'global_feature',
     'merge_loss_weights', 'random_patch_mask', 'upsample_mask'
 ]

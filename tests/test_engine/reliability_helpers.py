@@ -1,0 +1,284 @@
+"""Shared by the reliability tests and the 2-process driver: tiny data,
+derived configs and in-process runs through tools/train.py's own code."""
+import json
+import os
+import os.path as osp
+import sys
+import uuid
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pytest
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / 'tools') not in sys.path:
+    sys.path.insert(0, str(REPO / 'tools'))
+import train as train_tool  # noqa: E402  (tools/train.py)
+
+MICS_VIT = (REPO / 'configs/mics/'
+            'mics_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-64px.py')
+BRAINMVP_VIT = (REPO / 'configs/brainmvp/'
+                'brainmvp_vit-tiny-p8_1xb16-coslr-20e_brain-demo-2d-96px.py')
+FINETUNE = REPO / 'configs/mics/finetune_kvasir_demo.py'
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """One torch thread (as each process of a 2-process run has): on a
+    shared 2-core machine two OpenMP threads can be 20x slower, and the
+    thread count changes float rounding."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class LossRecorder(Hook):
+    """Record this rank's logged values after every training iteration."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self.records: List[Dict[str, float]] = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        self.records.append({
+            k: float(v.detach())
+            for k, v in (outputs or {}).items()
+            if isinstance(v, torch.Tensor) and v.numel() == 1
+        })
+
+
+def unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+# ------------------------------------------------------------------ data
+def make_kvasir(root: str, per_class: int = 2, size: int = 64) -> str:
+    """SYNTHETIC Kvasir-layout demo data (8 classes)."""
+    from mics_mm.datasets.demo import make_demo_kvasir
+    make_demo_kvasir(root, per_class=per_class, size=size, seed=0)
+    return str(root)
+
+
+def make_mri(root: str, cases: int = 4, shape=(20, 20, 12)) -> str:
+    """Tiny T1 + T2 studies in the BraTS folder layout (a ball of tissue)."""
+    import nibabel as nib
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape],
+                                indexing='ij'))
+    centre = np.array(shape, dtype=float)[:, None, None, None] / 2
+    ball = ((grid - centre)**2).sum(0) < (min(shape) / 2 - 1)**2
+    for i in range(cases):
+        case = f'c{i}'
+        os.makedirs(osp.join(root, case), exist_ok=True)
+        for mod in ('t1', 't2'):
+            vol = (ball * (100 + 50 * rng.random(shape))).astype(np.float32)
+            nib.save(nib.Nifti1Image(vol, np.eye(4)),
+                     osp.join(root, case, f'{case}_{mod}.nii.gz'))
+    return str(root)
+
+
+def make_images(root: str, n: int = 16, size: int = 32) -> str:
+    """Random PNGs in two class folders (mmpretrain CustomDataset)."""
+    import cv2
+    rng = np.random.default_rng(0)
+    for cls in ('a', 'b'):
+        os.makedirs(osp.join(root, cls), exist_ok=True)
+        for i in range(n // 2):
+            img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            assert cv2.imwrite(osp.join(root, cls, f'{i}.png'), img)
+    return str(root)
+
+
+# --------------------------------------------------------------- configs
+def write_config(path: str, base, body: str) -> str:
+    """A config inheriting ``base`` (absolute path) plus ``body``."""
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{str(base)!r}]\n{body}')
+    return str(path)
+
+
+def mics_equivalence_config(path: str, data: str) -> str:
+    """MICS, ViT-tiny (LayerNorm only) at 32 px, consistency + aligned
+    losses, a deterministic pipeline (no random crop / flip / jitter) and
+    no reconstruction (its random masks are drawn per process)."""
+    return write_config(
+        path, MICS_VIT, f'''
+model = dict(
+    backbone=dict(img_size=32),
+    head=dict(queue_size=64),
+    recon_head=None,
+    recon_neck=None)
+train_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
+    dataset=dict(data_root={data!r}, ann_file='', split=None, pipeline=[
+        dict(type='MicsLoadMultiModalImages'),
+        dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+        dict(type='MicsSharedTransforms',
+             transforms=[dict(type='Resize', scale=(32, 32))]),
+        dict(type='MicsPackMultiModalInputs'),
+    ]))
+train_cfg = dict(max_epochs=2)
+default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
+''')
+
+
+def brainmvp_config(path: str, data: str, mask_ratio: float) -> str:
+    """BrainMVP, ViT-tiny at 32 px on T1 + T2 slices (every 3rd axial slice
+    of each study, centred; no random slice / modality / crop), no
+    projector (its BatchNorm1d), CL on from the start."""
+    return write_config(
+        path, BRAINMVP_VIT, f'''
+model = dict(
+    backbone=dict(img_size=32, in_channels=2),
+    neck=dict(out_channels=2),
+    projector=None,
+    templates=dict(canvas=(20, 20, 12)),
+    mask_ratio={mask_ratio!r},
+    use_cl=True)
+custom_hooks = [dict(type='MicsRandomStateHook')]
+train_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
+    dataset=dict(
+        _delete_=True,
+        type='MicsBrainMRISliceDataset',
+        data_root={data!r},
+        modalities=('t1', 't2'),
+        stride=3,
+        foreground_from='image',
+        pipeline=[
+            dict(type='MicsCachedCompose', transforms=[
+                dict(type='MicsLoadMRIStudy'),
+                dict(type='MicsPercentileNormalize')]),
+            dict(type='MicsTakeSlice2D', axis=2),
+            dict(type='MicsCropPad', size=(32, 32), mode='center'),
+            dict(type='MicsPackMRIInputs'),
+        ]))
+train_cfg = dict(max_epochs=2)
+default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
+''')
+
+
+def equivalence_config_paths(out: str) -> Dict[str, str]:
+    return {
+        name: osp.join(out, f'{name}_cfg.py')
+        for name in ('mics', 'brainmvp', 'brainmvp_masked')
+    }
+
+
+def write_equivalence_configs(out: str, kvasir: str,
+                              mri: str) -> Dict[str, str]:
+    """The derived configs of the equivalence runs, written to ``out``."""
+    paths = equivalence_config_paths(out)
+    mics_equivalence_config(paths['mics'], kvasir)
+    brainmvp_config(paths['brainmvp'], mri, 0.0)
+    brainmvp_config(paths['brainmvp_masked'], mri, 0.8)
+    return paths
+
+
+def finetune_options(data: str) -> List[str]:
+    """The multimodal classifier with the distribution-shift head on all
+    16 demo images, 1 epoch, no validation."""
+    return [
+        f'train_dataloader.dataset.data_root={data}',
+        'train_dataloader.dataset.ann_file=', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
+        'model.pretrained=None', 'default_hooks.checkpoint.interval=100',
+        'default_hooks.checkpoint.save_last=False'
+    ]
+
+
+# ------------------------------------------------------------------ runs
+def build_runner(config: str,
+                 work_dir: str,
+                 options: Sequence[str] = (),
+                 launcher: str = 'none',
+                 extra_args: Sequence[str] = ()):
+    """Build a Runner exactly as tools/train.py does (config-key and work
+    dir checks included), with a unique experiment name so that several
+    runs can share one process."""
+    argv = [
+        str(config), '--work-dir',
+        str(work_dir), '--launcher', launcher, *extra_args, '--cfg-options',
+        *options, f'experiment_name=run_{uuid.uuid4().hex[:8]}'
+    ]
+    args = train_tool.parse_args(argv)
+    cfg = train_tool.merge_train_args(train_tool.load_config(args), args)
+    train_tool.check_work_dir(cfg, args)
+    return train_tool.build_runner(cfg)
+
+
+def train_and_record(config: str,
+                     work_dir: str,
+                     options: Sequence[str] = (),
+                     launcher: str = 'none',
+                     extra_args: Sequence[str] = ()) -> dict:
+    """Train; return the logged values per iteration and the final state
+    dict (on the CPU)."""
+    runner = build_runner(config, work_dir, options, launcher, extra_args)
+    recorder = LossRecorder()
+    runner.register_hook(recorder)
+    runner.train()
+    state = {
+        k: v.detach().cpu().clone()
+        for k, v in unwrap(runner.model).state_dict().items()
+    }
+    return dict(losses=recorder.records, state=state)
+
+
+def read_scalars(work_dir: str) -> Dict[int, dict]:
+    """The training records of every run in ``work_dir`` by step (a later
+    run overrides an earlier one's steps)."""
+    records = {}
+    for path in sorted(Path(work_dir).glob('*/vis_data/scalars.json')):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                if 'loss' in rec:
+                    records[rec['step']] = rec
+    return records
+
+
+def max_rel_diff(a: Sequence[float], b: Sequence[float]) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-8)))
+
+
+def relative_state_diff(a: Dict[str, torch.Tensor],
+                        b: Dict[str, torch.Tensor]) -> float:
+    """``||a - b|| / ||b||`` over all floating-point tensors of two state
+    dicts with the same keys."""
+    assert set(a) == set(b)
+    num = den = 0.0
+    for key, y in b.items():
+        if y.is_floating_point():
+            num += float((a[key].double() - y.double()).pow(2).sum())
+            den += float(y.double().pow(2).sum())
+    return (num / max(den, 1e-30))**0.5
+
+
+def load_state(path) -> Dict[str, torch.Tensor]:
+    return torch.load(path, map_location='cpu', weights_only=False)[
+        'state_dict']
+
+
+def assert_states_close(a: Dict[str, torch.Tensor],
+                        b: Dict[str, torch.Tensor],
+                        atol: float = 1e-5,
+                        keys: Optional[Sequence[str]] = None) -> None:
+    assert set(a) == set(b)
+    for key in keys or sorted(a):
+        x, y = a[key], b[key]
+        if x.is_floating_point():
+            assert torch.allclose(x.float(), y.float(), atol=atol), (
+                key, float((x.float() - y.float()).abs().max()))
+        else:
+            assert torch.equal(x, y), key
