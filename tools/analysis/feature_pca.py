@@ -51,7 +51,8 @@ from analysis_common import (DEFAULT_SPLIT, batches, build_split,  # noqa
                              spread_over_classes)
 
 from mics_mm.datasets.demo import is_synthetic_demo  # noqa: E402
-from mics_mm.models.utils import global_feature  # noqa: E402
+from mics_mm.models.utils import (global_feature,  # noqa: E402
+                                  load_matching_weights)
 from mmpretrain.registry import MODELS  # noqa: E402
 
 # Masked pre-training backbones -> the plain backbone with the same weights,
@@ -135,28 +136,20 @@ def load_encoders(backbone_cfg: dict, state: Dict[str, torch.Tensor],
     built: Dict[str, nn.Module] = {}
     for prefix in dict.fromkeys(prefixes.values()):
         encoder = MODELS.build(cfg)
-        own = encoder.state_dict()
         weights = {
             k[len(prefix):]: v
             for k, v in state.items() if k.startswith(prefix)
         }
-        missing = sorted(set(own) - set(weights))
-        if missing:
-            found = sorted({k.split('.')[0] + '.' for k in state})[:8]
-            raise SystemExit(
-                f'error: {checkpoint!r} lacks {len(missing)} of the '
-                f'{len(own)} weights of the {cfg["type"]} encoder under '
-                f'{prefix!r} (e.g. {prefix}{missing[0]}); top-level keys in '
-                f'the checkpoint: {found}. Use the config the checkpoint was '
-                'trained with, or give --prefix.')
-        wrong = [k for k in own if weights[k].shape != own[k].shape]
-        if wrong:
-            raise SystemExit(
-                f'error: {checkpoint!r}: {prefix}{wrong[0]} has shape '
-                f'{tuple(weights[wrong[0]].shape)}, the {cfg["type"]} of the '
-                f'config has {tuple(own[wrong[0]].shape)}; use the config '
-                'the checkpoint was trained with.')
-        encoder.load_state_dict({k: weights[k] for k in own})
+        found = sorted({k.split('.')[0] + '.' for k in state})[:8]
+        try:
+            load_matching_weights(
+                encoder, weights, checkpoint,
+                f'the {cfg["type"]} encoder under {prefix!r}',
+                hint=f'Top-level keys in the checkpoint: {found}. Use the '
+                'config the checkpoint was trained with, or give --prefix.',
+                prefix=prefix)
+        except ValueError as err:
+            raise SystemExit(f'error: {err}') from None
         encoder.eval()  # (mmpretrain's ResNet.train returns None)
         built[prefix] = encoder
     return {m: built[p] for m, p in prefixes.items()}

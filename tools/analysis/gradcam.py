@@ -48,6 +48,7 @@ from analysis_common import (DEFAULT_SPLIT, batches, build_split,  # noqa
                              spread_over_classes, to_rgb_image)
 
 from mics_mm.datasets.demo import is_synthetic_demo  # noqa: E402
+from mics_mm.models.utils import load_matching_weights  # noqa: E402
 from mmpretrain.registry import MODELS  # noqa: E402
 
 TARGETS = ('pred', 'gt')
@@ -198,21 +199,13 @@ def build_classifier(cfg, state: Dict[str, torch.Tensor],
     model_cfg['pretrained'] = None
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     model = MODELS.build(model_cfg)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    if missing:
-        raise SystemExit(
-            f'error: {checkpoint!r} lacks {len(missing)} weights of the '
-            f'model of the config (e.g. {missing[0]}); is it a fine-tuning '
-            'checkpoint of this config?')
-    wrong = [k for k in own if state[k].shape != own[k].shape]
-    if wrong:
-        raise SystemExit(
-            f'error: {checkpoint!r}: {wrong[0]} has shape '
-            f'{tuple(state[wrong[0]].shape)}, the config gives '
-            f'{tuple(own[wrong[0]].shape)}; use the config the checkpoint '
-            'was trained with.')
-    model.load_state_dict({k: state[k] for k in own})
+    try:
+        load_matching_weights(
+            model, state, checkpoint, 'the model of the config',
+            hint='Is it a fine-tuning checkpoint of this config? Use the '
+            'config the checkpoint was trained with.')
+    except ValueError as err:
+        raise SystemExit(f'error: {err}') from None
     model.eval()
     return model
 

@@ -12,7 +12,7 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import global_feature
+from ..utils import global_feature, load_matching_weights
 
 
 @MODELS.register_module()
@@ -183,25 +183,13 @@ class MicsMultiModalClassifier(BaseClassifier):
         loaded = {}
         unexpected: List[str] = []
         for name, backbone in self.backbones.items():
-            own = backbone.state_dict()
-            missing = sorted(set(own) - set(encoder))
-            wrong = [
-                k for k in own
-                if k in encoder and encoder[k].shape != own[k].shape
-            ]
-            if missing or wrong:
-                detail = (f'missing {missing[:5]}' if missing else
-                          f'shape mismatch at {wrong[:5]}, e.g. {wrong[0]}: '
-                          f'{tuple(encoder[wrong[0]].shape)} in the '
-                          f'checkpoint vs {tuple(own[wrong[0]].shape)}')
-                raise ValueError(
-                    f'MicsMultiModalClassifier: checkpoint {checkpoint!r} '
-                    f'does not match the {name!r} encoder ({detail}). Use '
-                    'the same backbone (depth, width, image size) as in '
-                    'pre-training.')
-            backbone.load_state_dict({k: encoder[k] for k in own})
-            loaded[name] = len(own)
-            unexpected = sorted(set(encoder) - set(own))
+            unexpected = load_matching_weights(
+                backbone, encoder, checkpoint,
+                f'the MicsMultiModalClassifier {name!r} encoder',
+                hint='Use the same backbone (depth, width, image size) as '
+                'in pre-training.',
+                prefix=prefix)
+            loaded[name] = len(backbone.state_dict())
         self.pretrain_report = dict(
             checkpoint=checkpoint, loaded=loaded, unexpected=unexpected)
         print_log(

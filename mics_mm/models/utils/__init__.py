@@ -6,11 +6,12 @@ from .modality_templates import (MicsModalityTemplates, MicsTemplateFiller,
                                  crop_templates,
                                  fill_missing_modalities, load_templates)
 from .pooling import global_feature
+from .state_dict import load_matching_weights
 
 __all__ = [
     'MicsModalityTemplates', 'MicsTemplateFiller', 'canvas_positions',
     'check_canvas', 'crop_templates',
     'fill_missing_modalities', 'load_templates', 'gather_rows',
-    'global_feature',
+    'global_feature', 'load_matching_weights',
     'merge_loss_weights', 'random_patch_mask', 'upsample_mask'
 ]
