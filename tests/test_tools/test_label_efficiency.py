@@ -86,3 +86,26 @@ def test_tiny_run_writes_results_table_and_plot(tmp_path):
     assert '| scratch | resnet18 |' in table
     # no fine-tuning checkpoints are kept (dozens of runs)
     assert not list((out / 'finetune').rglob('*.pth'))
+
+    # A second run into the same folder is refused (the first run's
+    # checkpoints stay); --resume reuses every finished job and gives the
+    # same table; a finished job with other settings is an error.
+    args = [
+        '--data',
+        str(data), '--methods', 'simclr', 'scratch', '--backbones',
+        'resnet18', '--fractions', '1.0', '--seeds', '0', '--protocols',
+        'linear', '--pretrain-epochs', '1', '--pretrain-batch', '8',
+        '--finetune-batch', '4', '--workers', '0', '--out',
+        str(out)
+    ]
+    ckpt = pre['checkpoint']
+    stamp = osp.getmtime(ckpt)
+    with pytest.raises(FileExistsError, match='--resume'):
+        tool.main(args + ['--finetune-iters', '2'])
+    resumed = tool.main(args + ['--finetune-iters', '2', '--resume'])
+    assert osp.getmtime(ckpt) == stamp
+    assert len(resumed['reused_jobs']) == 3
+    assert resumed['runs'] == result['runs']
+    assert resumed['summary'] == result['summary']
+    with pytest.raises(RuntimeError, match='other settings'):
+        tool.main(args + ['--finetune-iters', '3', '--resume'])

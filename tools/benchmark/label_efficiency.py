@@ -175,7 +175,20 @@ def parse_args(argv=None):
         help='the documented small setting on the demo data (each value '
         'can still be overridden)')
     parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='reuse the jobs a previous (interrupted) run under --out '
+        'finished with the same settings (each job.json) and run the '
+        'rest')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='run every job again even if --out holds a previous run '
+        '(its checkpoints are replaced)')
     args = parser.parse_args(argv)
+    if args.resume and args.overwrite:
+        parser.error('--resume and --overwrite exclude each other')
     defaults = QUICK[args.task]
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -286,7 +299,8 @@ def run_job(cfg, work_dir: str, train: bool = True) -> dict:
 
     Returns:
         dict: ``metrics`` (test, if a test loop is configured),
-        ``iters`` (training iterations run) and ``seconds``.
+        ``iters`` (training iterations run) and ``seconds``; ``metrics``
+        holds the numeric test metrics.
     """
     from mmengine.runner import Runner
     cfg = copy.deepcopy(cfg)
@@ -300,12 +314,71 @@ def run_job(cfg, work_dir: str, train: bool = True) -> dict:
         out['iters'] = runner.iter
     if cfg.get('test_dataloader') is not None and \
             cfg.get('test_cfg') is not None:
-        out['metrics'] = runner.test()
+        # numbers only (a confusion matrix etc. is not part of the table)
+        out['metrics'] = {
+            k: float(v)
+            for k, v in (runner.test() or {}).items()
+            if isinstance(v, (int, float))
+        }
     _stop_train_workers(runner)
     out['seconds'] = round(time.time() - start, 1)
     del runner
     gc.collect()
     return out
+
+
+class Jobs:
+    """Runs the benchmark's jobs, each in its own work dir, and records
+    each finished one in ``<work_dir>/job.json`` with the settings it ran
+    with (``key``). With ``resume``, a job whose record has the same key is
+    not run again; a record with other settings is an error (the folder
+    belongs to another benchmark). Without ``resume`` or ``overwrite``, an
+    output folder that already holds finished jobs is refused, so a second
+    run never replaces the first one's checkpoints by accident."""
+    RECORD = 'job.json'
+
+    def __init__(self, out: str, resume: bool = False,
+                 overwrite: bool = False):
+        self.out, self.resume = out, resume
+        self.reused: List[str] = []
+        if not (resume or overwrite):
+            done = self.finished()
+            if done:
+                raise FileExistsError(
+                    f'label_efficiency: {out} already holds {len(done)} '
+                    f'finished jobs (e.g. {done[0]}); pass --resume to '
+                    'reuse them and run the rest, --overwrite to run them '
+                    'again, or choose another --out.')
+
+    def finished(self) -> List[str]:
+        found = []
+        for stage in ('pretrain', 'finetune'):
+            folder = osp.join(self.out, stage)
+            if osp.isdir(folder):
+                found += sorted(
+                    osp.join(folder, d) for d in os.listdir(folder)
+                    if osp.isfile(osp.join(folder, d, self.RECORD)))
+        return found
+
+    def run(self, cfg, work_dir: str, key: dict) -> dict:
+        record = osp.join(work_dir, self.RECORD)
+        if self.resume and osp.isfile(record):
+            with open(record) as f:
+                saved = json.load(f)
+            if saved.get('key') != key:
+                raise RuntimeError(
+                    f'label_efficiency --resume: {record} was run with '
+                    f'other settings ({saved.get("key")} != {key}); use '
+                    'another --out, or --overwrite.')
+            self.reused.append(work_dir)
+            print(f'[label_efficiency] reusing {work_dir}', flush=True)
+            return saved['result']
+        result = run_job(cfg, work_dir)
+        tmp = record + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(dict(key=key, result=result), f, indent=1)
+        os.replace(tmp, record)
+        return result
 
 
 def _stop_train_workers(runner) -> None:
@@ -597,6 +670,7 @@ def main(argv=None) -> dict:
         pretrain_batch=args.pretrain_batch)
 
     pairs = plan(args)
+    jobs = Jobs(args.out, args.resume, args.overwrite)
     pretrained: Dict[str, dict] = {}
     for pair in pairs:
         if 'skipped' in pair or pair['config'] is None:
@@ -605,8 +679,14 @@ def main(argv=None) -> dict:
         print(f'[label_efficiency] pre-training {name}', flush=True)
         cfg = pretrain_cfg(args, pair['config'], data)
         work = osp.join(args.out, 'pretrain', name)
-        result = run_job(cfg, work)
         ckpt = osp.join(work, f'epoch_{args.pretrain_epochs}.pth')
+        result = jobs.run(
+            cfg, work,
+            dict(config=pair['config'], data=data,
+                 epochs=args.pretrain_epochs, batch=args.pretrain_batch))
+        if not osp.isfile(ckpt):
+            raise FileNotFoundError(
+                f'label_efficiency: {name} finished without {ckpt}')
         pretrained[name] = dict(
             config=pair['config'],
             checkpoint=ckpt,
@@ -638,13 +718,13 @@ def main(argv=None) -> dict:
                           flush=True)
                     cfg = finetune_cfg(args, backbone, protocol, data, ckpt,
                                        fraction, seed, train_ann)
-                    result = run_job(cfg, osp.join(args.out, 'finetune',
-                                                   tag))
-                    metrics = {
-                        k: v
-                        for k, v in (result['metrics'] or {}).items()
-                        if isinstance(v, (int, float))
-                    }
+                    result = jobs.run(
+                        cfg, osp.join(args.out, 'finetune', tag),
+                        dict(config=task['finetune'][(backbone, protocol)],
+                             data=data, checkpoint=ckpt, fraction=fraction,
+                             seed=seed, iters=args.finetune_iters,
+                             batch=args.finetune_batch))
+                    metrics = result['metrics'] or {}
                     runs.append(
                         dict(method=method, backbone=backbone,
                              protocol=protocol, fraction=fraction,
@@ -660,6 +740,7 @@ def main(argv=None) -> dict:
         budget=budget,
         pretrain=pretrained,
         skipped=[p for p in pairs if 'skipped' in p],
+        reused_jobs=jobs.reused,
         runs=runs,
         summary=rows,
         targets=targets(rows, task['ours']),
