@@ -24,7 +24,8 @@ REGISTERED = {
         'MicsSelectModality', 'MicsLoadMRIStudy', 'MicsPercentileNormalize',
         'MicsForegroundCrop', 'MicsSampleModalities', 'MicsRandomSlice2D',
         'MicsRandomPatch3D', 'MicsPackMRIInputs', 'MicsArrangeModalities',
-        'MicsTakeSlice2D', 'MicsCropPad', 'MicsCachedCompose'
+        'MicsTakeSlice2D', 'MicsCropPad', 'MicsCachedCompose',
+        'MicsModalitiesAsViews'
     ],
     MODELS: [
         'MICS', 'MicsConsistencyHead', 'MicsAlignedHead',
@@ -32,7 +33,8 @@ REGISTERED = {
         'MicsMultiModalClassifier', 'MicsFusionNeck', 'MicsDistShiftHead',
         'BrainMVP', 'MicsInfoNCEHead', 'MicsModalityTemplates',
         'MicsUniFormer3D', 'MicsDecoder3D', 'MicsDecoder2D',
-        'MicsLinearDecoder2D', 'MicsMRIDataPreprocessor'
+        'MicsLinearDecoder2D', 'MicsMRIDataPreprocessor',
+        'MicsViewsAsBatchDataPreprocessor'
     ],
     HOOKS: [
         'MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook',

@@ -25,14 +25,23 @@ def load_tool():
 def test_budgets_must_be_equal():
     tool = load_tool()
     same = {
-        'mics_resnet18': dict(iters=14, batch_size=32),
-        'simclr_resnet18': dict(iters=14, batch_size=32)
+        'mics_resnet18': dict(iters=14, batch_size=32, images_per_sample=2),
+        'simclr_resnet18': dict(iters=14, batch_size=32, images_per_sample=2)
     }
     assert tool.check_equal_budgets(same) == dict(
-        iters=14, batch_size=32, samples_seen=448)
+        iters=14, batch_size=32, samples_seen=448,
+        images_seen=dict(mics_resnet18=896, simclr_resnet18=896))
     with pytest.raises(RuntimeError, match='unequal pre-training budgets'):
         tool.check_equal_budgets(
             dict(same, byol_resnet18=dict(iters=7, batch_size=32)))
+    # one image per sample where the others see two: refused, unless the
+    # method is a single-modality variant by design
+    wli = {'mae-wli_vit-tiny': dict(iters=14, batch_size=32,
+                                    images_per_sample=1)}
+    with pytest.raises(RuntimeError, match='unequal images seen'):
+        tool.check_equal_budgets(dict(same, **wli))
+    budget = tool.check_equal_budgets(dict(same, **wli), ('mae-wli', ))
+    assert budget['images_seen']['mae-wli_vit-tiny'] == 448
 
 
 def test_plan_skips_methods_without_a_config_for_the_backbone():
@@ -74,7 +83,8 @@ def test_tiny_run_writes_results_table_and_plot(tmp_path):
     pre = saved['pretrain']['simclr_resnet18']
     assert pre['epochs'] == 1 and pre['batch_size'] == 8
     assert saved['budget'] == dict(
-        iters=pre['iters'], batch_size=8, samples_seen=8 * pre['iters'])
+        iters=pre['iters'], batch_size=8, samples_seen=8 * pre['iters'],
+        images_seen=dict(simclr_resnet18=2 * 8 * pre['iters']))
     assert osp.isfile(pre['checkpoint'])
     assert [(r['method'], r['protocol'], r['fraction'], r['seed'], r['iters'])
             for r in saved['runs']] == [('simclr', 'linear', 1.0, 0, 2),

@@ -74,7 +74,14 @@ KVASIR = dict(
             'resnet18':
             'configs/baselines/byol_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py'
         },
+        # both modalities, each image a sample of its own (64 images per
+        # batch of 32 pairs, as the two-view methods)
         'mae': {
+            'vit-tiny':
+            'configs/baselines/mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-64px.py'
+        },
+        # the WLI image only: half the images per iteration, by design
+        'mae-wli': {
             'vit-tiny':
             'configs/baselines/mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-wli-64px.py'
         },
@@ -94,7 +101,10 @@ KVASIR = dict(
         'configs/mics/benchmarks/vit-tiny-p8_mics-pre_1xb8-linear-coslr-30e_kvasir-demo-10pct-64px.py',
     },
     # images a method looks at per sample (views / modalities)
-    images_per_sample=dict(mics=2, simclr=2, mocov3=2, byol=2, mae=1),
+    images_per_sample=dict(mics=2, simclr=2, mocov3=2, byol=2, mae=2,
+                           **{'mae-wli': 1}),
+    # methods that see one modality by design (exempt from equal images)
+    single_modality=('mae-wli', ),
     metrics=('accuracy', 'f1_macro', 'auc_macro'),
     ours='mics')
 
@@ -121,7 +131,10 @@ BRAIN = dict(
         ('vit-tiny', 'finetune'):
         'configs/brainmvp/benchmarks/upernet_vit-tiny-p8_1xb8-300it_brain-demo-96px.py',
     },
-    images_per_sample=dict(brainmvp=2, mae=1),
+    # both read one slice stack of the sampled modalities per sample
+    # (BrainMVP encodes it twice: compute, not data; see pretrain_speed.py)
+    images_per_sample=dict(brainmvp=1, mae=1),
+    single_modality=(),
     metrics=('mDice', ),
     ours='brainmvp')
 
@@ -230,14 +243,21 @@ def plan(args) -> List[dict]:
     return pairs
 
 
-def check_equal_budgets(pretrained: Dict[str, dict]) -> dict:
-    """Raise unless every pre-training ran the same iterations and batch.
+def check_equal_budgets(pretrained: Dict[str, dict],
+                        exempt_images: Sequence[str] = ()) -> dict:
+    """Raise unless every pre-training ran the same iterations and batch
+    size (samples), and looked at the same number of images.
 
     Args:
-        pretrained (dict): ``name -> dict(iters, batch_size, ...)``.
+        pretrained (dict): ``name -> dict(iters, batch_size,
+            images_per_sample)``; ``name`` is ``<method>_<backbone>``.
+        exempt_images (Sequence[str]): Methods that see fewer images by
+            design (one modality of the pair: ``mae-wli``); they must still
+            match iterations and batch size.
 
     Returns:
-        dict: The common ``iters``, ``batch_size`` and ``samples_seen``.
+        dict: The common ``iters``, ``batch_size``, ``samples_seen`` and
+        ``images_seen`` (per pre-training).
     """
     budgets = {(p['iters'], p['batch_size'])
                for p in pretrained.values()}
@@ -250,7 +270,23 @@ def check_equal_budgets(pretrained: Dict[str, dict]) -> dict:
     if not budgets:
         return {}
     iters, batch = budgets.pop()
-    return dict(iters=iters, batch_size=batch, samples_seen=iters * batch)
+    images = {
+        name: iters * batch * p.get('images_per_sample', 1)
+        for name, p in pretrained.items()
+    }
+    counted = {
+        n: v
+        for n, v in images.items()
+        if n.rsplit('_', 1)[0] not in exempt_images
+    }
+    if len(set(counted.values())) > 1:
+        raise RuntimeError(
+            f'label_efficiency: unequal images seen in pre-training '
+            f'({counted}); give every method the same images per sample '
+            '(e.g. both modalities), or name single-modality variants as '
+            'such (mae-wli).')
+    return dict(iters=iters, batch_size=batch, samples_seen=iters * batch,
+                images_seen=images)
 
 
 # --------------------------------------------------------------------------
@@ -695,7 +731,7 @@ def main(argv=None) -> dict:
             epochs=args.pretrain_epochs,
             images_per_sample=task['images_per_sample'][pair['method']],
             seconds=result['seconds'])
-    budget = check_equal_budgets(pretrained)
+    budget = check_equal_budgets(pretrained, task['single_modality'])
 
     runs = []
     for pair in pairs:

@@ -1,0 +1,25 @@
+# mmpretrain's MAE (ViT-B/16) on both modalities of every Kvasir pair at
+# 384 px: the WLI image and its NBI image each reconstructed as a sample of
+# its own (MicsModalitiesAsViews + MicsViewsAsBatchDataPreprocessor), so a
+# batch of 32 pairs is 64 images, as many as the two-view methods see.
+# Otherwise the WLI-only config: MICS's split, shared crop / flip, batch,
+# 100 epochs; MAE's model and AdamW recipe.
+_base_ = './mae_vit-base-p16_8xb32-coslr-100e_kvasir-wli-384px.py'
+img_size = 384
+data_preprocessor = dict(type='MicsViewsAsBatchDataPreprocessor')
+train_pipeline = [
+    dict(type='MicsLoadMultiModalImages'),
+    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(
+        type='MicsSharedTransforms',
+        transforms=[
+            dict(
+                type='RandomResizedCrop',
+                scale=img_size,
+                crop_ratio_range=(0.2, 1.0)),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        ]),
+    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,0 +1,24 @@
+# MAE (ViT-tiny, patch 8) on both modalities of the SYNTHETIC demo pairs
+# (WLI and simulated NBI, each a sample of its own: 64 images per batch of
+# 32 pairs, as many as MICS / SimCLR see), matched to the MICS ViT-tiny demo:
+# same crop, flip, split, batch 32, 10 epochs, AdamW schedule.
+# tools/benchmark/label_efficiency.py uses it as `mae`.
+_base_ = './mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-wli-64px.py'
+img_size = 64
+data_preprocessor = dict(type='MicsViewsAsBatchDataPreprocessor')
+train_pipeline = [
+    dict(type='MicsLoadMultiModalImages'),
+    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(
+        type='MicsSharedTransforms',
+        transforms=[
+            dict(
+                type='RandomResizedCrop',
+                scale=img_size,
+                crop_ratio_range=(0.5, 1.0)),
+            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        ]),
+    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
