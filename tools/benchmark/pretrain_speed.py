@@ -426,6 +426,57 @@ def plot_sweep(sweep: Dict[str, list], path: str, title: str) -> None:
     plt.close(fig)
 
 
+def markdown(result: dict, command: str) -> str:
+    """The figures of one run as Markdown tables (for docs/benchmarks.md)."""
+    ref = result['reference']
+    mem = result.get('memory', {})
+    lines = [
+        f'`{command}`  ',
+        f'{result["device"]}, {result["machine"]}, torch {result["torch"]}'
+        f', {result["torch_threads"]} threads, AMP {result["amp"]}; batch '
+        f'{result["batch"]} samples, {result["size"]} px; median of '
+        f'{len(next(iter(result["methods"].values()))["ratio_per_round"])} '
+        'alternating rounds', '',
+        f'| method | s / iteration | x {ref} | images / s | step peak MB '
+        f'| memory x {ref} | target |', '| --- | --- | --- | --- | --- | '
+        '--- | --- |'
+    ]
+    for m, v in result['methods'].items():
+        target = result['targets'].get(m)
+        tgt = '' if target is None else (
+            f'<= {target["target"]}: '
+            f'{"met" if target["meets"] else "missed"}')
+        peak = mem.get(m, {})
+        peak_mb = '-' if not peak else f'{peak["step_peak_mb"]:.0f}'
+        peak_ratio = '-' if peak.get('ratio') is None else \
+            f'{peak["ratio"]:.2f}'
+        lines.append(
+            f'| {m} | {v["s_per_iter"]:.3f} | **{v["ratio"]:.2f}** | '
+            f'{v["images_per_s"]:.1f} | {peak_mb} | {peak_ratio} | {tgt} |')
+    for key, points in result.get('sweep', {}).items():
+        methods = list(points[0]['methods'])
+        lines += [
+            '', f'Step time (s) vs {key} '
+            f'({"image size " + str(result["size"]) + " px" if key == "batch" else "batch " + str(result["batch"])}'
+            f'), ratio to {ref} in brackets:', '',
+            f'| {key} | ' + ' | '.join(methods) + ' |',
+            '| --- |' + ' --- |' * len(methods)
+        ]
+        for p in points:
+            cells = [
+                f'{p["methods"][m]["s_per_iter"]:.3f} '
+                f'({p["methods"][m]["ratio"]:.2f})' for m in methods
+            ]
+            lines.append(f'| {p[key]} | ' + ' | '.join(cells) + ' |')
+    if 'loader_samples_per_s' in result:
+        lines += [
+            '', f'Data loader (real MICS pipeline, demo images, '
+            f'{result["loader_workers"]} workers): '
+            f'{result["loader_samples_per_s"]:.0f} samples / s.'
+        ]
+    return '\n'.join(lines) + '\n'
+
+
 def main(argv: Optional[List[str]] = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
@@ -505,7 +556,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=2)
+    table = markdown(
+        result, 'python tools/benchmark/pretrain_speed.py ' + ' '.join(argv))
+    with open(osp.splitext(args.out)[0] + '.md', 'w') as f:
+        f.write(table)
     print(json.dumps(result, indent=2))
+    print(table)
     return result
 
 
