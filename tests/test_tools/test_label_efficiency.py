@@ -119,3 +119,24 @@ def test_tiny_run_writes_results_table_and_plot(tmp_path):
     assert resumed['summary'] == result['summary']
     with pytest.raises(RuntimeError, match='other settings'):
         tool.main(args + ['--finetune-iters', '3', '--resume'])
+
+
+def test_brain_fraction_manifest_is_absolute(tmp_path, monkeypatch):
+    """The labelled-subject manifest of --task brain-seg: the first
+    ceil(fraction x pool) subjects (BrainWeb excluded), written under
+    --out and named by an absolute path (the dataset would otherwise
+    resolve it against data_root)."""
+    tool = load_tool()
+    data = tmp_path / 'brain'
+    data.mkdir()
+    pool = ['sub000', 'sub001', 'sub002', 'brainweb']
+    (data / 'provenance.json').write_text(
+        json.dumps(dict(splits=dict(pretrain=pool))))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'out').mkdir()
+    path = tool.brain_fraction_manifest(str(data), 0.34, 'out')
+    assert osp.isabs(path) and osp.isfile(path)
+    items = json.loads(open(path).read())
+    assert [i['case'] for i in items] == ['sub000', 'sub001']
+    assert items[0]['images'] == {'t1': 'sub000/sub000_t1.nii.gz'}
+    assert items[0]['label'] == 'sub000/sub000_seg.nii.gz'

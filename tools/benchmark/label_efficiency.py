@@ -543,7 +543,8 @@ def brain_fraction_manifest(data: str, fraction: float, out: str) -> str:
         dict(case=c, images={'t1': f'{c}/{c}_t1.nii.gz'},
              label=f'{c}/{c}_seg.nii.gz') for c in pool[:n]
     ]
-    path = osp.join(out, f'seg_train_{fraction:g}.json')
+    # absolute: the dataset resolves a relative ann_file against data_root
+    path = osp.abspath(osp.join(out, f'seg_train_{fraction:g}.json'))
     with open(path, 'w') as f:
         json.dump(items, f, indent=1)
     return path
