@@ -74,6 +74,14 @@ KVASIR = dict(
             'resnet18':
             'configs/baselines/byol_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py'
         },
+        # the WLI image alone, as two augmented views (2 images per sample)
+        **{
+            f'{m}-wli': {
+                'resnet18':
+                f'configs/baselines/{m}_resnet18_1xb32-coslr-10e_kvasir-demo-wli-64px.py'
+            }
+            for m in ('simclr', 'mocov3', 'byol')
+        },
         # both modalities, each image a sample of its own (64 images per
         # batch of 32 pairs, as the two-view methods)
         'mae': {
@@ -102,7 +110,8 @@ KVASIR = dict(
     },
     # images a method looks at per sample (views / modalities)
     images_per_sample=dict(mics=2, simclr=2, mocov3=2, byol=2, mae=2,
-                           **{'mae-wli': 1}),
+                           **{'mae-wli': 1, 'simclr-wli': 2,
+                              'mocov3-wli': 2, 'byol-wli': 2}),
     # methods that see one modality by design (exempt from equal images)
     single_modality=('mae-wli', ),
     metrics=('accuracy', 'f1_macro', 'auc_macro'),
