@@ -76,32 +76,29 @@ TARGETS = {
     ('vit-tiny', 'mics'): 1.8,
     ('mri-vit-tiny', 'brainmvp'): 1.5,
 }
-#: images of the data a method consumes per sample: the two modalities
-#: (MAE on Kvasir takes both, each as a sample of its own); on MRI one
-#: stack of the sampled modalities (BrainMVP encodes it twice: that is
-#: compute, which the step time shows, not data)
-IMAGES_PER_SAMPLE = {
-    'resnet18': dict(mics=2, simclr=2, mocov3=2, byol=2),
-    'vit-tiny': dict(mics=2, simclr=2, mae=2),
-    'mri-vit-tiny': dict(brainmvp=1, mae=1),
-}
-CONFIGS = {
-    ('resnet18', 'mics'): 'configs/mics/pretrain_kvasir_demo.py',
-    ('resnet18', 'simclr'):
-    'configs/baselines/simclr_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py',
-    ('resnet18', 'mocov3'):
-    'configs/baselines/mocov3_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py',
-    ('resnet18', 'byol'):
-    'configs/baselines/byol_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py',
-    ('vit-tiny', 'mics'):
-    'configs/mics/mics_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-64px.py',
-    ('vit-tiny', 'mae'):
-    'configs/baselines/mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-64px.py',
-    ('mri-vit-tiny', 'brainmvp'):
-    'configs/brainmvp/brainmvp_vit-tiny-p8_1xb16-coslr-20e_brain-demo-2d-96px.py',
-    ('mri-vit-tiny', 'mae'):
-    'configs/baselines/mae_vit-tiny-p8_1xb16-coslr-20e_brain-demo-2d-96px.py',
-}
+# Which config each method runs with, and how many data images it reads
+# per sample: the label-efficiency benchmark's tables, so that both
+# benchmarks measure the same configs (the MRI group is its brain task's
+# ViT-tiny; SimCLR on ViT-tiny has no demo config and is built below).
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from label_efficiency import BRAIN, KVASIR  # noqa: E402
+
+_TASK = {'resnet18': KVASIR, 'vit-tiny': KVASIR, 'mri-vit-tiny': BRAIN}
+
+
+def config_of(backbone: str, method: str) -> str:
+    """The demo config ``method`` pre-trains with in the ``backbone``
+    group (MRI: the brain task's ViT-tiny config)."""
+    key = 'vit-tiny' if backbone == 'mri-vit-tiny' else backbone
+    return _TASK[backbone]['pretrain'][method][key]
+
+
+def images_per_sample(backbone: str, method: str) -> int:
+    """Data images a method reads per sample: both modalities on Kvasir
+    (MAE takes each as a sample of its own); one stack of the sampled
+    modalities on MRI (BrainMVP encodes it twice: compute, which the step
+    time shows, not data)."""
+    return _TASK[backbone]['images_per_sample'][method]
 
 
 def parse_args(argv=None):
@@ -166,7 +163,7 @@ def parse_args(argv=None):
 # Models
 # --------------------------------------------------------------------------
 def _mics_model(args, backbone: str, size: int):
-    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[(backbone, 'mics')]))
+    cfg = Config.fromfile(osp.join(ROOT, config_of(backbone, 'mics')))
     model = copy.deepcopy(cfg.model)
     model.head.update(queue_size=args.queue_size)
     if args.consistency_from != 'config':
@@ -204,7 +201,7 @@ def model_cfg(args, method: str, size: int):
         return _mics_model(args, backbone, size)
     if backbone == 'vit-tiny' and method == 'simclr':
         return _simclr_vit(size)
-    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[(backbone, method)]))
+    cfg = Config.fromfile(osp.join(ROOT, config_of(backbone, method)))
     model = copy.deepcopy(cfg.model)
     if 'data_preprocessor' not in model and cfg.get('data_preprocessor'):
         model.data_preprocessor = cfg.data_preprocessor
@@ -303,7 +300,7 @@ def timing(args, size: int, batch: int) -> Dict[str, dict]:
             s_per_iter=s,
             ratio=statistics.median(ratios[m]),
             ratio_per_round=[round(r, 3) for r in ratios[m]],
-            images_per_s=batch * IMAGES_PER_SAMPLE[args.backbone][m] / s,
+            images_per_s=batch * images_per_sample(args.backbone, m) / s,
             samples_per_s=batch / s)
     if 'mics' in built:
         out['mics']['consistency_from_masked'] = bool(
