@@ -39,6 +39,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 import mics_mm  # noqa: F401  (registers modules, applies mics_mm.compat)
 from mics_mm.compat import adapt_cfg_for_cpu_distributed, finish_distributed
@@ -374,14 +375,14 @@ def check_work_dir(cfg: Config, args: argparse.Namespace) -> None:
     shown = ', '.join(found[:6]) + (', ...' if len(found) > 6 else '')
     if args.resume == 'auto':
         pointer = osp.join(work_dir, 'last_checkpoint')
-        if not osp.isfile(pointer):
+        # what mmengine's auto-resume reads (None: no pointer file)
+        target = find_latest_checkpoint(work_dir)
+        if target is None:
             raise UsageError(
                 f'--resume: {work_dir!r} holds checkpoints ({shown}) but no '
                 'last_checkpoint file, so mmengine would start from scratch '
                 'and overwrite them. Name the checkpoint to resume from: '
                 f'--resume {latest or "PATH"}.')
-        with open(pointer) as f:
-            target = f.read().strip()
         if not target or not osp.isfile(target):
             raise UsageError(
                 f'--resume: {pointer!r} points to {target!r}, which does not '

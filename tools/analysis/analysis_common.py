@@ -11,6 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
+from mmengine.runner import CheckpointLoader
 
 import mics_mm  # noqa: F401  (registers the modules, applies compat fixes)
 from mics_mm.datasets import MicsKvasirDataset
@@ -50,7 +51,10 @@ def load_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
         raise SystemExit(
             f'error: checkpoint {checkpoint!r} not found; train one with '
             'tools/train.py CONFIG (it writes <work_dir>/epoch_N.pth).')
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    # mmengine's loader, which mics_mm.compat routes to its trusted local
+    # reader: a truncated or corrupt file raises CheckpointReadError naming
+    # it, instead of a bare unpickling traceback
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state:
         raise SystemExit(f'error: {checkpoint!r} holds no state dict.')
@@ -201,13 +205,12 @@ def batches(dataset: MicsKvasirDataset, indices: Sequence[int],
             [dataset[i] for i in indices[start:start + batch_size]])
 
 
-def to_rgb_image(img: torch.Tensor, bgr: bool = True) -> np.ndarray:
+def to_rgb_image(img: torch.Tensor) -> np.ndarray:
     """A packed image as an RGB array for display.
 
     Args:
-        img (Tensor): ``(C, H, W)`` uint8 image as packed (1 or 3 channels).
-        bgr (bool): Whether the channels are BGR (images loaded by OpenCV
-            are). Defaults to True.
+        img (Tensor): ``(C, H, W)`` uint8 BGR image as packed (images are
+            loaded by OpenCV; 1 or 3 channels).
 
     Returns:
         np.ndarray: ``(H, W, 3)`` uint8 RGB.
@@ -215,7 +218,7 @@ def to_rgb_image(img: torch.Tensor, bgr: bool = True) -> np.ndarray:
     arr = img.detach().cpu().numpy().transpose(1, 2, 0)
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    return np.ascontiguousarray(arr[..., ::-1] if bgr else arr)
+    return np.ascontiguousarray(arr[..., ::-1])
 
 
 def save_figure(fig, path: str, dpi: int) -> str:

@@ -263,7 +263,7 @@ class MicsDistShiftHead(ClsHead):
             raise ValueError(f'{labels.numel()} labels for {x.size(0)} '
                              'features')
         self.update_stats(
-            gather_rows(x.detach())[0], gather_rows(labels)[0])
+            gather_rows(x)[0], gather_rows(labels)[0])
         losses = dict(
             loss=self.augmented_loss(x, labels),
             isda_lambda=x.new_tensor(self.lambda_))
