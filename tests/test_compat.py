@@ -161,7 +161,7 @@ def test_adapt_cfg_for_cpu_distributed(monkeypatch):
             model=dict(
                 backbone=dict(norm_cfg=dict(type='SyncBN')),
                 neck=[dict(norm_cfg=dict(type='MMSyncBN'))]),
-            model_wrapper_cfg=dict(type='MicsDistributedDataParallel'),
+            model_wrapper_cfg=dict(type='MultiForwardDistributedDataParallel'),
             find_unused_parameters=True,
             sync_bn='torch'))
     monkeypatch.setattr(compat, 'has_accelerator', lambda: True)
@@ -171,7 +171,7 @@ def test_adapt_cfg_for_cpu_distributed(monkeypatch):
     monkeypatch.setattr(compat, 'has_accelerator', lambda: False)
     assert compat.adapt_cfg_for_cpu_distributed(cfg) is True
     assert cfg.model_wrapper_cfg == dict(
-        type='MicsDistributedDataParallel',
+        type='MultiForwardDistributedDataParallel',
         device_ids=None,
         broadcast_buffers=False,
         find_unused_parameters=True)
@@ -232,11 +232,11 @@ def _toy_model(with_ddp_model: bool):
 def test_mics_ddp_wrapper_on_cpu(gloo_group, with_ddp_model):
     from mmengine.optim import OptimWrapper
     from mmengine.registry import MODEL_WRAPPERS, init_default_scope
-    from mics_mm.engine.wrappers import MicsDistributedDataParallel
+    from mics_mm.engine.wrappers import MultiForwardDistributedDataParallel
     init_default_scope('mmpretrain')
     # Runner.wrap_model looks the type up in mmengine's root registry.
-    assert MODEL_WRAPPERS.get('MicsDistributedDataParallel') is \
-        MicsDistributedDataParallel
+    assert MODEL_WRAPPERS.get('MultiForwardDistributedDataParallel') is \
+        MultiForwardDistributedDataParallel
 
     model = _toy_model(with_ddp_model)
     # What Runner.wrap_model passes; a plain DDP rejects device ids on CPU.
@@ -244,9 +244,9 @@ def test_mics_ddp_wrapper_on_cpu(gloo_group, with_ddp_model):
         nn.parallel.DistributedDataParallel(
             _toy_model(False), device_ids=[0])
     ddp = MODEL_WRAPPERS.build(
-        dict(type='MicsDistributedDataParallel', broadcast_buffers=True),
+        dict(type='MultiForwardDistributedDataParallel', broadcast_buffers=True),
         default_args=dict(module=model, device_ids=[0]))
-    assert isinstance(ddp, MicsDistributedDataParallel)
+    assert isinstance(ddp, MultiForwardDistributedDataParallel)
     assert ddp.device_ids is None and ddp.output_device is None
     assert ddp.broadcast_buffers is False
     assert not any(

@@ -114,7 +114,7 @@ def _check_brain_config(cfg, model_cfg, path, brain_root):
         assert 'canvas_offset' in sample['data_samples'].metainfo
         return
     # MRI classification
-    assert cfg.model.data_preprocessor.type == 'MicsMRIDataPreprocessor'
+    assert cfg.model.data_preprocessor.type == 'MRIDataPreprocessor'
     for sample in _datasets(cfg, brain_root, DATASETS,
                             ('train_dataloader', 'test_dataloader')):
         assert sample['inputs'].shape[0] == len(
@@ -129,7 +129,7 @@ def _check_baseline_config(cfg, model_cfg, path, demo_root):
     """mmpretrain's own algorithm on the MICS data pipeline: two views are
     the two modalities (or one WLI image for MAE)."""
     assert cfg.model.type in ('SimCLR', 'MoCoV3', 'BYOL', 'MAE')
-    assert cfg.train_dataloader.dataset.type == 'MicsKvasirDataset'
+    assert cfg.train_dataloader.dataset.type == 'KvasirDataset'
     assert cfg.train_dataloader.dataset.ann_file == 'splits/train.json'
     if 'base' not in osp.basename(path):  # ViT-B / ResNet-50: too heavy
         model = MODELS.build(model_cfg)
@@ -139,7 +139,7 @@ def _check_baseline_config(cfg, model_cfg, path, demo_root):
     ds_cfg = cfg.train_dataloader.dataset.copy()
     ds_cfg['data_root'] = demo_root
     sample = DATASETS.build(ds_cfg)[0]
-    both = cfg.data_preprocessor.type == 'MicsViewsAsBatchDataPreprocessor'
+    both = cfg.data_preprocessor.type == 'ViewsAsBatchDataPreprocessor'
     if cfg.model.type == 'MAE' and not both:  # WLI only
         assert tuple(sample['inputs'].shape) == (3, cfg.img_size,
                                                  cfg.img_size)
@@ -194,7 +194,7 @@ def test_config_builds(path, demo_root, brain_root):
         loaders += ['val_dataloader', 'test_dataloader']
     for loader in loaders:
         ds_cfg = cfg[loader].dataset.copy()
-        if ds_cfg.type == 'MicsSemiSupervisedDataset':
+        if ds_cfg.type == 'SemiSupervisedDataset':
             ds_cfg.labeled.data_root = ds_cfg.unlabeled.data_root = demo_root
         else:
             ds_cfg['data_root'] = demo_root

@@ -20,12 +20,12 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 
-from mics_mm.datasets import MicsBrainMRIDataset, MicsKvasirDataset
+from mics_mm.datasets import BrainMRIDataset, KvasirDataset
 from mics_mm.datasets.bad_inputs import CASES, MARKER, make_bad_inputs
 from mics_mm.datasets.splits import verify_image_files
-from mics_mm.datasets.transforms import MicsLoadMultiModalImages
-from mics_mm.datasets.transforms.loading import MicsImageLoadError
-from mics_mm.datasets.transforms.mri import MicsLoadMRIStudy
+from mics_mm.datasets.transforms import LoadMultiModalImages
+from mics_mm.datasets.transforms.loading import ImageLoadError
+from mics_mm.datasets.transforms.mri import LoadMRIStudy
 
 REPO = Path(__file__).resolve().parents[1]
 MICS_DEMO = str(REPO / 'configs/mics/pretrain_kvasir_demo.py')
@@ -53,7 +53,7 @@ def _path(corpus, name):
 
 
 def _load(path, **kwargs):
-    return MicsLoadMultiModalImages(**kwargs).transform(
+    return LoadMultiModalImages(**kwargs).transform(
         dict(img_path={'wli': path}, modalities=('wli', 'nbi')))
 
 
@@ -84,7 +84,7 @@ def test_corpus_lists_every_case(corpus):
 ])
 def test_broken_image_fails_naming_the_file(corpus, name, fragment):
     path = _path(corpus, name)
-    with pytest.raises(MicsImageLoadError) as err:
+    with pytest.raises(ImageLoadError) as err:
         _load(path)
     assert path in str(err.value) and fragment in str(err.value)
     assert 'make_splits.py' in str(err.value)  # the fix
@@ -126,10 +126,10 @@ def test_unusual_image_is_read_as_documented(corpus, mics_pipeline, name):
 
 
 def test_huge_image_is_decoded_then_cropped(corpus):
-    from mics_mm.datasets.transforms import MicsSharedTransforms
+    from mics_mm.datasets.transforms import SharedModalityTransforms
     loaded = _load(_path(corpus, 'huge'))
     assert loaded['img']['wli'].shape == (6000, 6000, 3)
-    crop = MicsSharedTransforms(transforms=[
+    crop = SharedModalityTransforms(transforms=[
         dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.5, 1.))
     ])
     assert crop(loaded)['img']['wli'].shape == (64, 64, 3)
@@ -138,13 +138,13 @@ def test_huge_image_is_decoded_then_cropped(corpus):
 # ----------------------------------------------------------------- layouts
 def test_wli_nbi_of_different_sizes(corpus):
     root = _path(corpus, 'wli_nbi_sizes_differ')
-    ds = MicsKvasirDataset(data_root=root, split='train')
+    ds = KvasirDataset(data_root=root, split='train')
     info = ds.get_data_info(0)
     with pytest.warns(UserWarning, match='resized to the wli size'):
-        out = MicsLoadMultiModalImages().transform(dict(info))
+        out = LoadMultiModalImages().transform(dict(info))
     assert out['img']['wli'].shape == out['img']['nbi'].shape == (64, 64, 3)
     with pytest.raises(ValueError) as err:
-        MicsLoadMultiModalImages(size_mismatch='error').transform(dict(info))
+        LoadMultiModalImages(size_mismatch='error').transform(dict(info))
     for path in info['img_path'].values():
         assert path in str(err.value)
 
@@ -152,7 +152,7 @@ def test_wli_nbi_of_different_sizes(corpus):
 def test_unpaired_wli_nbi_names_fail(corpus):
     root = _path(corpus, 'unpaired_names')
     with pytest.raises(ValueError) as err:
-        MicsKvasirDataset(data_root=root, split='train')
+        KvasirDataset(data_root=root, split='train')
     msg = str(err.value)
     for folder in ('polyps_WLI', 'polyps_NBI'):
         assert osp.join(root, 'train', folder) in msg
@@ -161,7 +161,7 @@ def test_unpaired_wli_nbi_names_fail(corpus):
 
 
 def test_non_image_files_in_class_folders_are_ignored(corpus):
-    ds = MicsKvasirDataset(
+    ds = KvasirDataset(
         data_root=_path(corpus, 'non_image_files'), split=None)
     assert len(ds) == 4 and ds.metainfo['classes'] == ('normal', 'polyps')
     assert all(
@@ -183,7 +183,7 @@ def test_bad_kvasir_inputs_fail_naming_the_path(corpus, name, fragment):
         kwargs = dict(data_root=path, split=None)
         named = osp.join(path, 'polyps')
     with pytest.raises(ValueError) as err:
-        MicsKvasirDataset(**kwargs)
+        KvasirDataset(**kwargs)
     assert fragment in str(err.value) and named in str(err.value)
 
 
@@ -196,15 +196,15 @@ def _study(corpus, name, mods=('t1', )):
 def test_nifti_with_nan_is_repaired_or_refused(corpus):
     paths = _study(corpus, 'nifti_nan', ('t1', 't2'))
     with pytest.warns(UserWarning, match=re.escape(paths['t1'])):
-        out = MicsLoadMRIStudy().transform(dict(img_path=paths))
+        out = LoadMRIStudy().transform(dict(img_path=paths))
     assert out['img'].shape == (2, 12, 12, 8)
     assert np.isfinite(out['img']).all()
     with pytest.raises(ValueError, match=re.escape(paths['t1'])):
-        MicsLoadMRIStudy(nan_policy='error').transform(dict(img_path=paths))
+        LoadMRIStudy(nan_policy='error').transform(dict(img_path=paths))
 
 
 def test_nifti_4d_singleton_is_squeezed(corpus):
-    out = MicsLoadMRIStudy().transform(
+    out = LoadMRIStudy().transform(
         dict(img_path=_study(corpus, 'nifti_4d_singleton')))
     assert out['img'].shape == (1, 12, 12, 8)
 
@@ -219,7 +219,7 @@ def test_bad_nifti_fails_naming_the_file(corpus, name, error, fragment,
                                          mods):
     paths = _study(corpus, name, mods)
     with pytest.raises(error) as err:
-        MicsLoadMRIStudy().transform(dict(img_path=paths))
+        LoadMRIStudy().transform(dict(img_path=paths))
     assert fragment in str(err.value)
     for path in paths.values():
         assert path in str(err.value)
@@ -239,7 +239,7 @@ def test_bad_mri_datasets_fail_naming_the_path(corpus, name, fragment):
         kwargs = dict(data_root=path)
         named = osp.join(path, 'c1', 'c1_t9.nii.gz')
     with pytest.raises(ValueError) as err:
-        MicsBrainMRIDataset(**kwargs)
+        BrainMRIDataset(**kwargs)
     assert fragment in str(err.value) and named in str(err.value)
 
 

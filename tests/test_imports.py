@@ -15,35 +15,35 @@ MODULES = sorted(
 
 REGISTERED = {
     DATASETS: [
-        'MicsKvasirDataset', 'MicsSemiSupervisedDataset',
-        'MicsBrainMRIDataset', 'MicsBrainMRISliceDataset'
+        'KvasirDataset', 'SemiSupervisedDataset',
+        'BrainMRIDataset', 'BrainMRISliceDataset'
     ],
     TRANSFORMS: [
-        'MicsLoadMultiModalImages', 'MicsSimulatedNBI', 'MicsSharedTransforms',
-        'MicsPerModalityTransforms', 'MicsPackMultiModalInputs',
-        'MicsSelectModality', 'MicsLoadMRIStudy', 'MicsPercentileNormalize',
-        'MicsForegroundCrop', 'MicsSampleModalities', 'MicsRandomSlice2D',
-        'MicsRandomPatch3D', 'MicsPackMRIInputs', 'MicsArrangeModalities',
-        'MicsTakeSlice2D', 'MicsCropPad', 'MicsCachedCompose',
-        'MicsModalitiesAsViews'
+        'LoadMultiModalImages', 'SimulatedNBI', 'SharedModalityTransforms',
+        'PerModalityTransforms', 'PackMultiModalInputs',
+        'SelectModality', 'LoadMRIStudy', 'PercentileNormalize',
+        'ForegroundCrop', 'SampleModalities', 'RandomSlice2D',
+        'RandomPatch3D', 'PackMRIInputs', 'ArrangeModalities',
+        'TakeSlice2D', 'CropPad', 'CachedCompose',
+        'ModalitiesAsViews'
     ],
     MODELS: [
-        'MICS', 'MicsConsistencyHead', 'MicsAlignedHead',
-        'MicsL2AttnDiscriminator', 'MicsMaskedResNet', 'MicsDataPreprocessor',
-        'MicsMultiModalClassifier', 'MicsFusionNeck', 'MicsDistShiftHead',
-        'BrainMVP', 'MicsInfoNCEHead', 'MicsModalityTemplates',
-        'MicsUniFormer3D', 'MicsDecoder3D', 'MicsDecoder2D',
-        'MicsLinearDecoder2D', 'MicsMRIDataPreprocessor',
-        'MicsViewsAsBatchDataPreprocessor'
+        'MICS', 'MICSConsistencyHead', 'MICSAlignedHead',
+        'MICSL2AttnDiscriminator', 'MaskedResNet', 'PerModalityDataPreprocessor',
+        'MICSMultiModalClassifier', 'MICSFusionNeck', 'MICSDistShiftHead',
+        'BrainMVP', 'InfoNCEHead', 'BrainMVPModalityTemplates',
+        'UniFormer3D', 'BrainMVPConvDecoder3D', 'BrainMVPConvDecoder2D',
+        'BrainMVPLinearDecoder2D', 'MRIDataPreprocessor',
+        'ViewsAsBatchDataPreprocessor'
     ],
     HOOKS: [
-        'MicsAlphaWarmupHook', 'MicsQueueSizeHook', 'MicsRandomStateHook',
-        'MicsLambdaRampHook', 'MicsBrainMVPScheduleHook',
-        'MicsNonFiniteLossHook'
+        'MICSAlphaWarmupHook', 'MICSQueueSizeHook', 'RandomStateHook',
+        'MICSLambdaRampHook', 'BrainMVPScheduleHook',
+        'NonFiniteLossHook'
     ],
-    METRICS: ['MicsClsMetric'],
-    OPTIM_WRAPPER_CONSTRUCTORS: ['MicsMultiOptimWrapperConstructor'],
-    MODEL_WRAPPERS: ['MicsDistributedDataParallel'],
+    METRICS: ['ClsReportMetric'],
+    OPTIM_WRAPPER_CONSTRUCTORS: ['PartwiseOptimWrapperConstructor'],
+    MODEL_WRAPPERS: ['MultiForwardDistributedDataParallel'],
 }
 
 

@@ -104,7 +104,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
         dump(metrics, args.out, file_format='json')
         matrix = metrics.get('confusion_matrix')
         if matrix is not None:
-            # MicsClsMetric's confusion matrix, also as a picture.
+            # ClsReportMetric's confusion matrix, also as a picture.
             from mics_mm.evaluation import save_confusion_matrix_png
             png = osp.splitext(args.out)[0] + '_confusion.png'
             save_confusion_matrix_png(

@@ -218,7 +218,7 @@ def _accepted_args(cls) -> Optional[Set[str]]:
     """Keyword arguments ``cls(...)`` accepts, or None if that cannot be
     told. A class taking ``**kwargs`` that it only passes on to
     ``super().__init__(**kwargs)`` accepts its parents' arguments too
-    (``MicsMaskedResNet`` -> ``ResNet``); a class that reads its
+    (``MaskedResNet`` -> ``ResNet``); a class that reads its
     ``**kwargs`` otherwise is not checked."""
     accepted: Set[str] = set()
     for klass in cls.__mro__:

@@ -13,7 +13,7 @@ default_hooks = dict(
     visualization=dict(type='VisualizationHook', enable=False),
     # A NaN / inf loss stops training before the update ('stop'), or the
     # step is skipped ('skip'); see docs/reliability.md.
-    non_finite=dict(type='MicsNonFiniteLossHook', policy='stop'),
+    non_finite=dict(type='NonFiniteLossHook', policy='stop'),
 )
 
 env_cfg = dict(

@@ -16,7 +16,7 @@ default_hooks = dict(
     # A NaN / inf loss stops training before the update ('stop'), or the
     # step is skipped ('skip'); see docs/reliability.md. Registered in
     # mmpretrain's registry, hence the scope prefix.
-    non_finite=dict(type='mmpretrain.MicsNonFiniteLossHook', policy='stop'),
+    non_finite=dict(type='mmpretrain.NonFiniteLossHook', policy='stop'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,

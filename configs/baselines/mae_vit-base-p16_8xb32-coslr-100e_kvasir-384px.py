@@ -1,17 +1,17 @@
 # mmpretrain's MAE (ViT-B/16) on both modalities of every Kvasir pair at
 # 384 px: the WLI image and its NBI image each reconstructed as a sample of
-# its own (MicsModalitiesAsViews + MicsViewsAsBatchDataPreprocessor), so a
+# its own (ModalitiesAsViews + ViewsAsBatchDataPreprocessor), so a
 # batch of 32 pairs is 64 images, as many as the two-view methods see.
 # Otherwise the WLI-only config: MICS's split, shared crop / flip, batch,
 # 100 epochs; MAE's model and AdamW recipe.
 _base_ = './mae_vit-base-p16_8xb32-coslr-100e_kvasir-wli-384px.py'
 img_size = 384
-data_preprocessor = dict(type='MicsViewsAsBatchDataPreprocessor')
+data_preprocessor = dict(type='ViewsAsBatchDataPreprocessor')
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -19,7 +19,7 @@ train_pipeline = [
                 crop_ratio_range=(0.2, 1.0)),
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
-    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='ModalitiesAsViews', modalities=('wli', 'nbi')),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

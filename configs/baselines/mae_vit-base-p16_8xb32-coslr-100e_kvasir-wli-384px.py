@@ -8,8 +8,8 @@ _base_ = [
 ]
 img_size = 384
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSelectModality', modality='wli'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SelectModality', modality='wli'),
     dict(type='RandomResizedCrop', scale=img_size,
          crop_ratio_range=(0.2, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -62,5 +62,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 auto_scale_lr = dict(base_batch_size=256)

@@ -30,5 +30,5 @@ model = dict(
         in_channels=4,
         loss=dict(type='PixelReconstructionLoss', criterion='L2')))
 # MAE has no contrastive switch.
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 find_unused_parameters = False

@@ -5,12 +5,12 @@
 # tools/benchmark/label_efficiency.py uses it as `mae`.
 _base_ = './mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-wli-64px.py'
 img_size = 64
-data_preprocessor = dict(type='MicsViewsAsBatchDataPreprocessor')
+data_preprocessor = dict(type='ViewsAsBatchDataPreprocessor')
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -18,7 +18,7 @@ train_pipeline = [
                 crop_ratio_range=(0.5, 1.0)),
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
-    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='ModalitiesAsViews', modalities=('wli', 'nbi')),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

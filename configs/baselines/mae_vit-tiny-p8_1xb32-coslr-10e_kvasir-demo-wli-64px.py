@@ -15,8 +15,8 @@ model = dict(
         decoder_num_heads=4),
     head=dict(patch_size=8))
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSelectModality', modality='wli'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SelectModality', modality='wli'),
     dict(type='RandomResizedCrop', scale=img_size,
          crop_ratio_range=(0.5, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),

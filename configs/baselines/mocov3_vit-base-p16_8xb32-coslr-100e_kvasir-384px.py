@@ -7,10 +7,10 @@ _base_ = [
 ]
 img_size = 384
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -19,7 +19,7 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     {{_base_.photometric_transforms}},
-    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='ModalitiesAsViews', modalities=('wli', 'nbi')),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
@@ -71,5 +71,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 auto_scale_lr = dict(base_batch_size=256)

@@ -9,10 +9,10 @@ model = dict(
     backbone=dict(depth=18, norm_cfg=dict(type='BN')),
     neck=dict(in_channels=512, hid_channels=512))
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -21,7 +21,7 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     {{_base_.photometric_transforms}},
-    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='ModalitiesAsViews', modalities=('wli', 'nbi')),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(

@@ -41,5 +41,5 @@ param_scheduler = [
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 auto_scale_lr = dict(base_batch_size=256)

@@ -29,8 +29,8 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 custom_hooks = [
-    dict(type='MicsBrainMVPScheduleHook', cl_start=14, by_epoch=True),
-    dict(type='MicsRandomStateHook'),
+    dict(type='BrainMVPScheduleHook', cl_start=14, by_epoch=True),
+    dict(type='RandomStateHook'),
 ]
 default_hooks = dict(
     logger=dict(interval=5), checkpoint=dict(interval=10, max_keep_ckpts=1))

@@ -24,7 +24,7 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 custom_hooks = [
-    dict(type='MicsBrainMVPScheduleHook', cl_start=200, by_epoch=True),
-    dict(type='MicsRandomStateHook'),
+    dict(type='BrainMVPScheduleHook', cl_start=200, by_epoch=True),
+    dict(type='RandomStateHook'),
 ]
 default_hooks = dict(checkpoint=dict(interval=10))

@@ -11,17 +11,17 @@ max_epochs = 10
 model = dict(
     backbone=dict(depth=18, mask_patch_size=16),
     neck=dict(in_channels=512, out_channels=128),
-    # MicsQueueSizeHook caps the queue at half the (small) training set.
+    # MICSQueueSizeHook caps the queue at half the (small) training set.
     head=dict(feat_dim=128),
     recon_neck=dict(in_channels=512),
     recon_head=dict(patch_size=16),
     discriminator=dict(in_channels=512, embed_dims=64, depth=2, num_heads=2))
 
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -30,7 +30,7 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     {{_base_.photometric_transforms}},
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 train_dataloader = dict(
     batch_size=32,

@@ -8,10 +8,10 @@ _base_ = [
 
 img_size = 384
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -20,6 +20,6 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     {{_base_.photometric_transforms}},
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

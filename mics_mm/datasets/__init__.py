@@ -1,14 +1,14 @@
 from . import transforms  # noqa: F401
-from .brain_mri import (MODALITY_ALIASES, MRI_MODALITIES, MicsBrainMRIDataset,
+from .brain_mri import (MODALITY_ALIASES, MRI_MODALITIES, BrainMRIDataset,
                         canonical_modality)
-from .brain_mri_slices import MicsBrainMRISliceDataset
-from .kvasir import KVASIR_CLASSES, MicsKvasirDataset
-from .semi_supervised import MicsSemiSupervisedDataset
+from .brain_mri_slices import BrainMRISliceDataset
+from .kvasir import KVASIR_CLASSES, KvasirDataset
+from .semi_supervised import SemiSupervisedDataset
 from .splits import ScanResult, make_splits, scan_layout
 
 __all__ = [
-    'MODALITY_ALIASES', 'MRI_MODALITIES', 'MicsBrainMRIDataset',
-    'canonical_modality', 'MicsBrainMRISliceDataset',
-    'KVASIR_CLASSES', 'MicsKvasirDataset', 'MicsSemiSupervisedDataset',
+    'MODALITY_ALIASES', 'MRI_MODALITIES', 'BrainMRIDataset',
+    'canonical_modality', 'BrainMRISliceDataset',
+    'KVASIR_CLASSES', 'KvasirDataset', 'SemiSupervisedDataset',
     'ScanResult', 'make_splits', 'scan_layout'
 ]

@@ -29,7 +29,7 @@ What is made of them, and how honest each part is:
   the segmentation splits give the downstream model the T1 only: the other
   channels are missing there and BrainMVP's templates stand in for them.
 
-Everything is written in the layouts :class:`MicsBrainMRIDataset` reads:
+Everything is written in the layouts :class:`BrainMRIDataset` reads:
 ``<out>/<case>/<case>_<modality>.nii.gz`` (+ ``_seg``), JSON manifests
 ``pretrain.json``, ``seg_train.json``, ``seg_val.json``, ``seg_test.json``,
 and a ``README.txt`` / ``provenance.json`` saying all of the above.

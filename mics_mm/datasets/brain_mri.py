@@ -10,7 +10,7 @@ from mmpretrain.registry import DATASETS
 
 __all__ = [
     'MRI_MODALITIES', 'MODALITY_ALIASES', 'canonical_modality',
-    'MicsBrainMRIDataset'
+    'BrainMRIDataset'
 ]
 
 #: The modality vocabulary of BrainMVP, in the order channels are stacked.
@@ -34,7 +34,7 @@ MODALITY_ALIASES: Dict[str, str] = {
     'dwi-b1000': 'dwi', 'dti': 'dwi', 'adc-map': 'adc',
 }
 
-_ERR = 'MicsBrainMRIDataset: '
+_ERR = 'BrainMRIDataset: '
 _NII_EXTS = ('.nii.gz', '.nii')
 _LABEL_NAMES = ('seg', 'label')
 
@@ -70,7 +70,7 @@ def _strip_nii(name: str) -> Optional[str]:
 
 
 @DATASETS.register_module()
-class MicsBrainMRIDataset(BaseDataset):
+class BrainMRIDataset(BaseDataset):
     """Studies of co-registered brain MRI volumes (one NIfTI per modality).
 
     Two sources:
@@ -94,7 +94,7 @@ class MicsBrainMRIDataset(BaseDataset):
     sequence keeps only those modalities and requires every study to have
     all of them, unless ``allow_missing`` (downstream tasks where BrainMVP's
     templates substitute a missing modality): then a study needs at least
-    one of them and ``MicsArrangeModalities`` puts the channels in order.
+    one of them and ``ArrangeModalities`` puts the channels in order.
 
     Class labels (classification): a JSON manifest entry may carry
     ``"gt_label"`` (an index or a name of ``classes``), and ``labels_file``
@@ -108,7 +108,7 @@ class MicsBrainMRIDataset(BaseDataset):
     ``modalities``); ``metainfo['classes']`` the class names, if given.
 
     Errors are raised at init (``FileNotFoundError`` / ``ValueError``, the
-    message starts with ``'MicsBrainMRIDataset: '``, names the path and says
+    message starts with ``'BrainMRIDataset: '``, names the path and says
     what to do): missing ``data_root``, a case folder without NIfTI files,
     a manifest that is empty or references a missing file, an unknown
     modality, a study lacking a required modality, an unknown class name or

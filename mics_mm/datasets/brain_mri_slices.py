@@ -4,15 +4,15 @@ from typing import List
 import numpy as np
 
 from mmpretrain.registry import DATASETS
-from .brain_mri import MicsBrainMRIDataset
+from .brain_mri import BrainMRIDataset
 from .transforms.mri import load_nifti
 
-__all__ = ['MicsBrainMRISliceDataset']
+__all__ = ['BrainMRISliceDataset']
 
 
 @DATASETS.register_module()
-class MicsBrainMRISliceDataset(MicsBrainMRIDataset):
-    """The slices of :class:`MicsBrainMRIDataset`'s studies, one item each.
+class BrainMRISliceDataset(BrainMRIDataset):
+    """The slices of :class:`BrainMRIDataset`'s studies, one item each.
 
     2D models (mmsegmentation's ``EncoderDecoder`` on slices, METHODS.md §2
     decision 1) are evaluated on every slice of a study along ``axis``,
@@ -20,12 +20,12 @@ class MicsBrainMRISliceDataset(MicsBrainMRIDataset):
     least ``min_foreground``. The foreground is the label map's non-zero
     voxels (``foreground_from='label'``, falling back to the images for
     unlabelled studies) or any image's (``'image'``); it is read once, at
-    init, with the same RAS reorientation as ``MicsLoadMRIStudy``, so slice
+    init, with the same RAS reorientation as ``LoadMRIStudy``, so slice
     indices are positions on the loaded canvas. Each item is the study's
-    item plus ``slice_index`` and ``canvas_axis``; ``MicsTakeSlice2D`` cuts
-    it out (wrap the loading in ``MicsCachedCompose`` so a study is read
+    item plus ``slice_index`` and ``canvas_axis``; ``TakeSlice2D`` cuts
+    it out (wrap the loading in ``CachedCompose`` so a study is read
     once, not once per slice). Slices of one study can then be put back
-    together: ``MicsVolumeDiceMetric`` scores per case, in 3D.
+    together: ``VolumeDiceMetric`` scores per case, in 3D.
 
     Args:
         axis (int): Slicing axis of the RAS canvas (0=X sagittal, 1=Y
@@ -35,8 +35,8 @@ class MicsBrainMRISliceDataset(MicsBrainMRIDataset):
             slice; 0 keeps every slice. Defaults to 0.
         foreground_from (str): ``'label'`` or ``'image'``. Defaults to
             'label'.
-        reorient_ras (bool): As ``MicsLoadMRIStudy``. Defaults to True.
-        **kwargs: Arguments of :class:`MicsBrainMRIDataset`.
+        reorient_ras (bool): As ``LoadMRIStudy``. Defaults to True.
+        **kwargs: Arguments of :class:`BrainMRIDataset`.
     """
 
     def __init__(self,
@@ -47,13 +47,13 @@ class MicsBrainMRISliceDataset(MicsBrainMRIDataset):
                  reorient_ras: bool = True,
                  **kwargs) -> None:
         if axis not in (0, 1, 2):
-            raise ValueError(f'MicsBrainMRISliceDataset: axis must be 0, 1 '
+            raise ValueError(f'BrainMRISliceDataset: axis must be 0, 1 '
                              f'or 2, got {axis}')
         if stride < 1:
-            raise ValueError(f'MicsBrainMRISliceDataset: stride must be >= '
+            raise ValueError(f'BrainMRISliceDataset: stride must be >= '
                              f'1, got {stride}')
         if foreground_from not in ('label', 'image'):
-            raise ValueError("MicsBrainMRISliceDataset: foreground_from must "
+            raise ValueError("BrainMRISliceDataset: foreground_from must "
                              f"be 'label' or 'image', got {foreground_from!r}")
         self.axis = axis
         self.stride = int(stride)
@@ -67,13 +67,13 @@ class MicsBrainMRISliceDataset(MicsBrainMRIDataset):
         if self.foreground_from == 'label' and study.get('seg_path'):
             fg = load_nifti(
                 study['seg_path'], self.reorient_ras,
-                owner='MicsBrainMRISliceDataset') > 0
+                owner='BrainMRISliceDataset') > 0
         else:
             fg = None
             for path in study['img_path'].values():
                 vol = load_nifti(
                     path, self.reorient_ras,
-                    owner='MicsBrainMRISliceDataset') > 0
+                    owner='BrainMRISliceDataset') > 0
                 fg = vol if fg is None else fg | vol
         other = tuple(a for a in range(3) if a != self.axis)
         return fg.mean(axis=other)
@@ -89,7 +89,7 @@ class MicsBrainMRISliceDataset(MicsBrainMRIDataset):
                         dict(study, slice_index=index, canvas_axis=self.axis))
         if not items:
             raise ValueError(
-                'MicsBrainMRISliceDataset: no slice of '
+                'BrainMRISliceDataset: no slice of '
                 f'{self.ann_file or self.data_root!r} has a foreground '
                 f'fraction >= {self.min_foreground}; lower min_foreground.')
         return items

@@ -12,7 +12,7 @@ from .splits import (DEFAULT_IMAGE_EXTS, DEFAULT_MODALITIES, LAYOUTS,
                      PAIRINGS, check_data_root, check_modalities, scan_layout,
                      verify_image_files)
 
-__all__ = ['KVASIR_CLASSES', 'MicsKvasirDataset']
+__all__ = ['KVASIR_CLASSES', 'KvasirDataset']
 
 #: The 8 classes of Kvasir v1/v2, in the sorted order of their folders.
 KVASIR_CLASSES: Tuple[str, ...] = ('dyed-lifted-polyps',
@@ -21,11 +21,11 @@ KVASIR_CLASSES: Tuple[str, ...] = ('dyed-lifted-polyps',
                                    'normal-z-line', 'polyps',
                                    'ulcerative-colitis')
 
-_ERR = 'MicsKvasirDataset: '
+_ERR = 'KvasirDataset: '
 
 
 @DATASETS.register_module()
-class MicsKvasirDataset(BaseDataset):
+class KvasirDataset(BaseDataset):
     """Gastroscopy images with several modalities (WLI, NBI, ...).
 
     Three sources, read as they are distributed:
@@ -47,7 +47,7 @@ class MicsKvasirDataset(BaseDataset):
     hidden entries and folders named ``splits`` are ignored. Bad layouts
     (missing folders, unknown or empty class folders, unpaired files, ...)
     raise ``FileNotFoundError`` / ``ValueError`` at ``full_init`` with a
-    message that starts with ``'MicsKvasirDataset: '``, names the path and
+    message that starts with ``'KvasirDataset: '``, names the path and
     says what to do. Unreadable image *contents* are found by
     :meth:`verify_images` or by the loading transform.
 
@@ -157,7 +157,7 @@ class MicsKvasirDataset(BaseDataset):
             where = repr(self.data_root)
             if found.layout == 'kvasir' and self.split is not None:
                 print_log(
-                    f'MicsKvasirDataset: {self.data_root!r} has the WLI-only '
+                    f'KvasirDataset: {self.data_root!r} has the WLI-only '
                     f'Kvasir layout (no split folders), so all '
                     f'{len(samples)} images are read and split='
                     f'{self.split!r} is not applied. For train/val/test run '

@@ -10,7 +10,7 @@ from mmpretrain.registry import DATASETS
 
 
 @DATASETS.register_module()
-class MicsSemiSupervisedDataset:
+class SemiSupervisedDataset:
     """Mix labelled and unlabelled samples for semi-supervised fine-tuning.
 
     Item ``i`` is labelled sample ``i`` (packed by the labelled dataset's
@@ -23,12 +23,12 @@ class MicsSemiSupervisedDataset:
 
     The unlabelled dataset's own pipeline loads the images (and simulates
     NBI); ``weak_pipeline`` and ``strong_pipeline`` are then applied to a
-    copy each and must end with ``MicsPackMultiModalInputs``. The random
+    copy each and must end with ``PackMultiModalInputs``. The random
     draw uses NumPy's global generator, which mmengine seeds per worker.
 
     Args:
         labeled (dict): Config of the labelled dataset (e.g.
-            ``MicsKvasirDataset`` on ``splits/train_labeled_10pct.json``).
+            ``KvasirDataset`` on ``splits/train_labeled_10pct.json``).
         unlabeled (dict): Config of the unlabelled dataset (the rest of
             train: ``splits/train_unlabeled_10pct.json``).
         weak_pipeline (list[dict]): Weak augmentation + packing.
@@ -44,12 +44,12 @@ class MicsSemiSupervisedDataset:
                  strong_pipeline: Sequence[dict],
                  unlabeled_ratio: int = 1) -> None:
         if unlabeled_ratio < 1:
-            raise ValueError('MicsSemiSupervisedDataset: unlabeled_ratio must '
+            raise ValueError('SemiSupervisedDataset: unlabeled_ratio must '
                              f'be >= 1, got {unlabeled_ratio}.')
         self.labeled = DATASETS.build(labeled)
         self.unlabeled = DATASETS.build(unlabeled)
         if len(self.unlabeled) == 0:
-            raise ValueError('MicsSemiSupervisedDataset: the unlabelled '
+            raise ValueError('SemiSupervisedDataset: the unlabelled '
                              'dataset is empty; use the supervised config.')
         self.weak = Compose(weak_pipeline)
         self.strong = Compose(strong_pipeline)

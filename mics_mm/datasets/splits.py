@@ -1,7 +1,7 @@
 """Reading the Kvasir / MICS image layouts and writing stratified split files.
 
 One implementation of layout scanning serves both
-:class:`mics_mm.datasets.MicsKvasirDataset` and ``tools/data/make_splits.py``.
+:class:`mics_mm.datasets.KvasirDataset` and ``tools/data/make_splits.py``.
 
 Layouts (``data_root`` is the folder given by the user):
 
@@ -58,7 +58,7 @@ PAIRINGS: Tuple[str, ...] = ('name', 'order')
 IGNORED_DIRS: Tuple[str, ...] = ('splits', )
 SPLIT_NAMES: Tuple[str, ...] = ('train', 'val', 'test')
 
-_ERR = 'MicsKvasirDataset: '
+_ERR = 'KvasirDataset: '
 _SPLIT_ERR = 'make_splits: '
 _HOW_TO_GET_DATA = (
     'To use Kvasir, download it from https://datasets.simula.no/kvasir/ and '

@@ -1,4 +1,4 @@
-from .metrics import MicsClsMetric, binary_roc_auc
+from .metrics import ClsReportMetric, binary_roc_auc
 from .visualization import save_confusion_matrix_png
 
-__all__ = ['MicsClsMetric', 'binary_roc_auc', 'save_confusion_matrix_png']
+__all__ = ['ClsReportMetric', 'binary_roc_auc', 'save_confusion_matrix_png']

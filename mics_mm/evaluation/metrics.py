@@ -7,7 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 from mmpretrain.registry import METRICS
 
-__all__ = ['MicsClsMetric', 'binary_roc_auc']
+__all__ = ['ClsReportMetric', 'binary_roc_auc']
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
@@ -52,7 +52,7 @@ def binary_roc_auc(scores: np.ndarray, positive: np.ndarray) -> Optional[float]:
 
 
 @METRICS.register_module()
-class MicsClsMetric(BaseMetric):
+class ClsReportMetric(BaseMetric):
     """Single-label classification metrics with per-class detail.
 
     ``compute_metrics`` returns (all rates are fractions in [0, 1], not

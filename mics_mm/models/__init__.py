@@ -1,10 +1,10 @@
 from . import (backbones, classifiers, discriminators, heads, necks,  # noqa: F401
                selfsup)
-from .data_preprocessor import MicsDataPreprocessor
-from .mri_data_preprocessor import MicsMRIDataPreprocessor
-from .views_as_batch_preprocessor import MicsViewsAsBatchDataPreprocessor
+from .data_preprocessor import PerModalityDataPreprocessor
+from .mri_data_preprocessor import MRIDataPreprocessor
+from .views_as_batch_preprocessor import ViewsAsBatchDataPreprocessor
 
 __all__ = [
-    'MicsDataPreprocessor', 'MicsMRIDataPreprocessor',
-    'MicsViewsAsBatchDataPreprocessor'
+    'PerModalityDataPreprocessor', 'MRIDataPreprocessor',
+    'ViewsAsBatchDataPreprocessor'
 ]

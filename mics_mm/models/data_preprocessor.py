@@ -11,16 +11,16 @@ MeanStd = Union[Sequence[Number], Dict[str, Sequence[Number]]]
 
 
 @MODELS.register_module()
-class MicsDataPreprocessor(BaseDataPreprocessor):
+class PerModalityDataPreprocessor(BaseDataPreprocessor):
     """Stack, cast and normalise each modality with its own mean and std.
 
-    ``MicsPackMultiModalInputs`` packs ``inputs`` as ``{modality: uint8 CxHxW
+    ``PackMultiModalInputs`` packs ``inputs`` as ``{modality: uint8 CxHxW
     tensor}``; after collation a batch is ``{'inputs': {modality: [tensor,
     ...]}, 'data_samples': [...]}``. This preprocessor turns every modality
     into a float ``(N, C, H, W)`` tensor on the model's device, flips BGR to
     RGB when ``to_rgb`` and normalises it with that modality's statistics.
 
-    A batch of ``MicsSemiSupervisedDataset`` also carries ``'unlabeled':
+    A batch of ``SemiSupervisedDataset`` also carries ``'unlabeled':
     {'weak': {modality: (mu, C, H, W) per sample}, 'strong': {...}}``; each
     view is flattened to ``(N * mu, C, H, W)`` and normalised the same way.
 
@@ -48,7 +48,7 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
                  non_blocking: bool = False) -> None:
         super().__init__(non_blocking=non_blocking)
         if (mean is None) != (std is None):
-            raise ValueError('MicsDataPreprocessor: give both `mean` and '
+            raise ValueError('PerModalityDataPreprocessor: give both `mean` and '
                              '`std`, or neither.')
         self.to_rgb = to_rgb
         self.modalities = tuple(modalities) if modalities else None
@@ -61,7 +61,7 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
         else:
             if not isinstance(std, dict) or set(mean) != set(std):
                 raise ValueError(
-                    'MicsDataPreprocessor: per-modality `mean` and `std` '
+                    'PerModalityDataPreprocessor: per-modality `mean` and `std` '
                     f'must name the same modalities, got {sorted(mean)} and '
                     f'{sorted(std) if isinstance(std, dict) else std}.')
             for name in mean:
@@ -83,7 +83,7 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
         if key not in self._stats:
             if self._stats:
                 raise KeyError(
-                    f'MicsDataPreprocessor: no mean/std for modality '
+                    f'PerModalityDataPreprocessor: no mean/std for modality '
                     f'{name!r}; add it to the `mean` and `std` dicts '
                     f'(have {sorted(self._stats)}).')
             return x
@@ -103,8 +103,8 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
         inputs = data['inputs']
         if not isinstance(inputs, dict):
             raise TypeError(
-                'MicsDataPreprocessor expects `inputs` packed as a dict keyed '
-                'by modality (use MicsPackMultiModalInputs in the pipeline), '
+                'PerModalityDataPreprocessor expects `inputs` packed as a dict keyed '
+                'by modality (use PackMultiModalInputs in the pipeline), '
                 f'got {type(inputs).__name__}.')
         out = {'inputs': self._modalities(inputs)}
         samples = data.get('data_samples', None)
@@ -122,7 +122,7 @@ class MicsDataPreprocessor(BaseDataPreprocessor):
         names = self.modalities or tuple(inputs)
         missing = [m for m in names if m not in inputs]
         if missing:
-            raise KeyError(f'MicsDataPreprocessor: batch lacks modalities '
+            raise KeyError(f'PerModalityDataPreprocessor: batch lacks modalities '
                            f'{missing} (has {sorted(inputs)}).')
         out = {}
         for name in names:

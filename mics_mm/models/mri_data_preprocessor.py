@@ -5,19 +5,19 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 
 from mmpretrain.registry import MODELS
-from .utils import MicsTemplateFiller
+from .utils import BrainMVPTemplateFiller
 
 
 @MODELS.register_module()
-class MicsMRIDataPreprocessor(BaseDataPreprocessor):
+class MRIDataPreprocessor(BaseDataPreprocessor):
     """Stack MRI inputs, fill missing modalities from BrainMVP templates and
     optionally normalise per channel.
 
     For mmpretrain's classifiers (``ImageClassifier`` on 2D slices or 3D
-    patches) fed by ``MicsPackMRIInputs``. Inputs are already percentile
+    patches) fed by ``PackMRIInputs``. Inputs are already percentile
     normalised to [0, 1] by the transforms, so ``mean`` / ``std`` default
     to none. A channel listed in a sample's ``missing_modalities``
-    (``MicsArrangeModalities``) takes the template of its modality from
+    (``ArrangeModalities``) takes the template of its modality from
     the BrainMVP checkpoint ``templates``, cropped at the sample's canvas
     position (METHODS.md §2: templates substitute missing modalities at
     fine-tuning); without ``templates`` it stays zero.
@@ -46,14 +46,14 @@ class MicsMRIDataPreprocessor(BaseDataPreprocessor):
         super().__init__(non_blocking=non_blocking)
         if batch_augments:
             raise ValueError(
-                'MicsMRIDataPreprocessor: batch augmentations '
+                'MRIDataPreprocessor: batch augmentations '
                 f'({batch_augments}) are not supported for MRI inputs; '
                 'remove train_cfg.augments from the model config.')
         if (mean is None) != (std is None):
-            raise ValueError('MicsMRIDataPreprocessor: give both `mean` and '
+            raise ValueError('MRIDataPreprocessor: give both `mean` and '
                              '`std`, or neither.')
-        self.filler = MicsTemplateFiller(
-            templates, templates_key, owner='MicsMRIDataPreprocessor')
+        self.filler = BrainMVPTemplateFiller(
+            templates, templates_key, owner='MRIDataPreprocessor')
         self._normalize = mean is not None
         if self._normalize:
             self.register_buffer('mean', torch.tensor(mean).float(), False)

@@ -8,13 +8,13 @@ from mmpretrain.registry import MODELS
 
 
 @MODELS.register_module()
-class MicsViewsAsBatchDataPreprocessor(SelfSupDataPreprocessor):
+class ViewsAsBatchDataPreprocessor(SelfSupDataPreprocessor):
     """mmpretrain's ``SelfSupDataPreprocessor``, then the views stacked along
     the batch: ``B`` samples of ``V`` views become ``V * B`` images, view
     by view (all first views, then all second views); each data sample is
     repeated alongside.
 
-    With ``MicsModalitiesAsViews`` this lets an algorithm that takes one
+    With ``ModalitiesAsViews`` this lets an algorithm that takes one
     image per sample (mmpretrain's MAE) pre-train on both modalities of
     every Kvasir pair, so that it sees as many images per iteration as the
     two-view methods (SimCLR, MoCo v3, BYOL, MICS) at the same batch size:
@@ -34,7 +34,7 @@ class MicsViewsAsBatchDataPreprocessor(SelfSupDataPreprocessor):
         shapes = {tuple(v.shape[1:]) for v in inputs}
         if len(shapes) > 1:
             raise ValueError(
-                'MicsViewsAsBatchDataPreprocessor: the views of a sample '
+                'ViewsAsBatchDataPreprocessor: the views of a sample '
                 f'must have one shape to share a batch, got {sorted(shapes)}; '
                 'resize or crop them to one size in the pipeline.')
         merged: Optional[list] = None

@@ -13,25 +13,25 @@ from mmpretrain.registry import DATASETS as CLS_DATASETS
 from mmpretrain.registry import TRANSFORMS as CLS_TRANSFORMS
 from mmseg.registry import DATASETS, TRANSFORMS
 
-from .data_preprocessor import MicsMRISegDataPreProcessor
-from .formatting import MicsPackMRISegInputs
-from .metrics import MicsVolumeDiceMetric
-from .unet_head import MicsUNetHead
+from .data_preprocessor import MRISegDataPreprocessor
+from .formatting import PackMRISegInputs
+from .metrics import VolumeDiceMetric
+from .unet_head import UNetDecodeHead
 
 __all__ = [
-    'MicsMRISegDataPreProcessor', 'MicsPackMRISegInputs',
-    'MicsVolumeDiceMetric', 'MicsUNetHead', 'SHARED_DATASETS',
+    'MRISegDataPreprocessor', 'PackMRISegInputs',
+    'VolumeDiceMetric', 'UNetDecodeHead', 'SHARED_DATASETS',
     'SHARED_TRANSFORMS'
 ]
 
 #: mics_mm datasets also registered in mmseg's ``DATASETS``.
-SHARED_DATASETS = ('MicsBrainMRIDataset', 'MicsBrainMRISliceDataset')
+SHARED_DATASETS = ('BrainMRIDataset', 'BrainMRISliceDataset')
 #: mics_mm transforms also registered in mmseg's ``TRANSFORMS``.
-SHARED_TRANSFORMS = ('MicsLoadMRIStudy', 'MicsPercentileNormalize',
-                     'MicsForegroundCrop', 'MicsSampleModalities',
-                     'MicsArrangeModalities', 'MicsRandomSlice2D',
-                     'MicsTakeSlice2D', 'MicsCropPad', 'MicsRandomPatch3D',
-                     'MicsCachedCompose')
+SHARED_TRANSFORMS = ('LoadMRIStudy', 'PercentileNormalize',
+                     'ForegroundCrop', 'SampleModalities',
+                     'ArrangeModalities', 'RandomSlice2D',
+                     'TakeSlice2D', 'CropPad', 'RandomPatch3D',
+                     'CachedCompose')
 
 for _name in SHARED_DATASETS:
     if DATASETS.get(_name) is None:

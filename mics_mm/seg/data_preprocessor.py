@@ -5,19 +5,19 @@ import torch
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
-from ..models.utils import MicsTemplateFiller
+from ..models.utils import BrainMVPTemplateFiller
 
-__all__ = ['MicsMRISegDataPreProcessor']
+__all__ = ['MRISegDataPreprocessor']
 
 
 @MODELS.register_module()
-class MicsMRISegDataPreProcessor(SegDataPreProcessor):
+class MRISegDataPreprocessor(SegDataPreProcessor):
     """mmseg's ``SegDataPreProcessor`` that first fills missing modalities
     from BrainMVP's templates.
 
-    Samples packed by ``MicsPackMRISegInputs`` carry ``modalities``,
+    Samples packed by ``PackMRISegInputs`` carry ``modalities``,
     ``missing_modalities`` and their canvas position. Each missing
-    channel (zero after ``MicsArrangeModalities``) takes the template of
+    channel (zero after ``ArrangeModalities``) takes the template of
     its modality from the BrainMVP checkpoint ``templates``, cropped at the
     slice's position and kept inside the head (METHODS.md §2: templates
     substitute missing modalities at fine-tuning); with
@@ -40,8 +40,8 @@ class MicsMRISegDataPreProcessor(SegDataPreProcessor):
                  templates_key: str = 'templates.templates',
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        self.filler = MicsTemplateFiller(
-            templates, templates_key, owner='MicsMRISegDataPreProcessor')
+        self.filler = BrainMVPTemplateFiller(
+            templates, templates_key, owner='MRISegDataPreprocessor')
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         """Fill missing modalities, then mmseg's preprocessing."""

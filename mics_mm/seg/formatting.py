@@ -8,11 +8,11 @@ from mmengine.structures import PixelData
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
-__all__ = ['MicsPackMRISegInputs']
+__all__ = ['PackMRISegInputs']
 
 
 @TRANSFORMS.register_module()
-class MicsPackMRISegInputs(BaseTransform):
+class PackMRISegInputs(BaseTransform):
     """Pack a ``(C, H, W)`` MRI slice and its labels as mmseg expects.
 
     The counterpart of mmseg's ``PackSegInputs`` for the MRI transforms:
@@ -53,9 +53,9 @@ class MicsPackMRISegInputs(BaseTransform):
         img = np.ascontiguousarray(results['img'], dtype=np.float32)
         if img.ndim != 3:
             raise ValueError(
-                f'MicsPackMRISegInputs: expected a (C, H, W) slice, got shape '
-                f'{img.shape}; slice the volume first (MicsRandomSlice2D / '
-                'MicsTakeSlice2D).')
+                f'PackMRISegInputs: expected a (C, H, W) slice, got shape '
+                f'{img.shape}; slice the volume first (RandomSlice2D / '
+                'TakeSlice2D).')
         sample = SegDataSample()
         meta = {k: results[k] for k in self.meta_keys if k in results}
         shape = tuple(img.shape[1:])

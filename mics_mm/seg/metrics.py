@@ -8,11 +8,11 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
-__all__ = ['MicsVolumeDiceMetric']
+__all__ = ['VolumeDiceMetric']
 
 
 @METRICS.register_module()
-class MicsVolumeDiceMetric(BaseMetric):
+class VolumeDiceMetric(BaseMetric):
     """Dice per case and class, from 2D predictions put back into volumes.
 
     mmseg's ``IoUMetric(iou_metrics=['mDice'])`` pools every pixel of the
@@ -20,7 +20,7 @@ class MicsVolumeDiceMetric(BaseMetric):
     segmentation is reported per case, in 3D, over the foreground classes
     (BraTS-style); this metric does that. Each slice's intersection and
     sizes per class are summed over the slices of its case
-    (``case`` in the metainfo, ``MicsBrainMRISliceDataset``), then
+    (``case`` in the metainfo, ``BrainMRISliceDataset``), then
 
     - ``Dice.<class>``: mean over cases of ``2|P∩G| / (|P|+|G|)`` for that
       class (cases where the class is absent from both prediction and
@@ -55,7 +55,7 @@ class MicsVolumeDiceMetric(BaseMetric):
     def _num_classes(self) -> int:
         classes = (self.dataset_meta or {}).get('classes')
         if not classes:
-            raise ValueError('MicsVolumeDiceMetric: the dataset has no '
+            raise ValueError('VolumeDiceMetric: the dataset has no '
                              "'classes' in its metainfo; set "
                              'metainfo=dict(classes=[...]) on the dataset.')
         return len(classes)
@@ -102,7 +102,7 @@ class MicsVolumeDiceMetric(BaseMetric):
             metrics[f'Dice.{name}'] = float(per_class[c])
         metrics['num_cases'] = len(cases)
         print_log(
-            'MicsVolumeDiceMetric over {} cases: {}'.format(
+            'VolumeDiceMetric over {} cases: {}'.format(
                 len(cases), ', '.join(f'{k}={v:.4f}'
                                       for k, v in metrics.items()
                                       if k != 'num_cases')),

@@ -8,11 +8,11 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import nn
 
-__all__ = ['MicsUNetHead']
+__all__ = ['UNetDecodeHead']
 
 
 @MODELS.register_module()
-class MicsUNetHead(BaseDecodeHead):
+class UNetDecodeHead(BaseDecodeHead):
     """Decoder of a UNet on top of any multi-scale encoder.
 
     BrainMVP fine-tunes its encoder with a UNETR-style decoder
@@ -37,7 +37,7 @@ class MicsUNetHead(BaseDecodeHead):
                  **kwargs) -> None:
         if len(in_channels) < 2 or len(in_channels) != len(in_index):
             raise ValueError(
-                'MicsUNetHead: needs >= 2 features with one in_index each, '
+                'UNetDecodeHead: needs >= 2 features with one in_index each, '
                 f'got in_channels={in_channels}, in_index={in_index}')
         super().__init__(
             in_channels=list(in_channels),

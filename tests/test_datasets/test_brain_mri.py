@@ -12,12 +12,12 @@ from mmpretrain.registry import DATASETS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from mics_mm.datasets import (MODALITY_ALIASES, MRI_MODALITIES,
-                              MicsBrainMRIDataset, canonical_modality)
-from mics_mm.datasets.transforms import (MicsForegroundCrop, MicsLoadMRIStudy,
-                                         MicsPackMRIInputs,
-                                         MicsPercentileNormalize,
-                                         MicsRandomPatch3D, MicsRandomSlice2D,
-                                         MicsSampleModalities)
+                              BrainMRIDataset, canonical_modality)
+from mics_mm.datasets.transforms import (ForegroundCrop, LoadMRIStudy,
+                                         PackMRIInputs,
+                                         PercentileNormalize,
+                                         RandomPatch3D, RandomSlice2D,
+                                         SampleModalities)
 
 SHAPE = (16, 20, 12)
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])  # x, y flipped w.r.t. RAS
@@ -66,7 +66,7 @@ def test_vocabulary_and_aliases():
 def test_brats_layout(tmp_path):
     root = _brats(tmp_path / 'brats')
     (root / 'notes.txt').write_text('ignored')
-    ds = MicsBrainMRIDataset(data_root=str(root))
+    ds = BrainMRIDataset(data_root=str(root))
     assert len(ds) == 2
     info = ds.get_data_info(0)
     assert info['case'] == 'c1'
@@ -76,12 +76,12 @@ def test_brats_layout(tmp_path):
                                                'c1_t1ce.nii.gz')
     assert info['seg_path'].endswith('c1_seg.nii.gz')
     # a tuple filters (and keeps vocabulary order)
-    ds = MicsBrainMRIDataset(data_root=str(root), modalities=('T2', 't1ce'))
+    ds = BrainMRIDataset(data_root=str(root), modalities=('T2', 't1ce'))
     assert ds.get_data_info(1)['modalities'] == ('t1c', 't2')
     assert ds.metainfo['modalities'] == ('t1c', 't2')
     # ... and requires
     with pytest.raises(ValueError, match='lacks modalities'):
-        MicsBrainMRIDataset(data_root=str(root), modalities=('t1', 'adc'))
+        BrainMRIDataset(data_root=str(root), modalities=('t1', 'adc'))
 
 
 def test_brats_2023_names_and_label_key(tmp_path):
@@ -91,7 +91,7 @@ def test_brats_2023_names_and_label_key(tmp_path):
     for mod in ('t1n', 't1c', 't2w', 't2f'):
         _save(root / case / f'{case}-{mod}.nii.gz', _volume())
     _save(root / case / f'{case}-mask.nii', _volume())
-    ds = MicsBrainMRIDataset(data_root=str(root), label_key='mask')
+    ds = BrainMRIDataset(data_root=str(root), label_key='mask')
     info = ds.get_data_info(0)
     assert info['modalities'] == ('flair', 't1', 't1c', 't2')
     assert info['seg_path'].endswith(f'{case}-mask.nii')
@@ -110,7 +110,7 @@ def test_manifest_json_and_csv(tmp_path):
         dict(case='c1b', images={'t2-flair': 'c1/c1_flair.nii.gz'})
     ]
     (root / 'm.json').write_text(json.dumps(entries))
-    ds = MicsBrainMRIDataset(data_root=str(root), ann_file='m.json')
+    ds = BrainMRIDataset(data_root=str(root), ann_file='m.json')
     assert len(ds) == 2
     a, b = ds.get_data_info(0), ds.get_data_info(1)
     assert a['modalities'] == ('t1', 't1c') and a['case'] == 'c1'
@@ -123,7 +123,7 @@ def test_manifest_json_and_csv(tmp_path):
                                 'c1,label,c1/c1_seg.nii.gz\n'
                                 'c1,t1gd,c1/c1_t1ce.nii.gz\n'
                                 'c2,flair,c1/c1_flair.nii.gz\n')
-    ds = MicsBrainMRIDataset(data_root=str(root), ann_file='m.csv')
+    ds = BrainMRIDataset(data_root=str(root), ann_file='m.csv')
     assert [ds.get_data_info(i)['case'] for i in range(2)] == ['c1', 'c2']
     a = ds.get_data_info(0)
     assert a['modalities'] == ('t1c', 't2')
@@ -134,22 +134,22 @@ def test_manifest_json_and_csv(tmp_path):
 def test_dataset_errors(tmp_path):
     missing = str(tmp_path / 'nowhere')
     with pytest.raises(FileNotFoundError, match=f'{missing!r}'):
-        MicsBrainMRIDataset(data_root=missing)
+        BrainMRIDataset(data_root=missing)
     with pytest.raises(FileNotFoundError, match='data_root is empty'):
-        MicsBrainMRIDataset()
+        BrainMRIDataset()
 
     root = _brats(tmp_path / 'a', cases=('c1', ))
     (root / 'empty_case').mkdir()
     (root / 'empty_case' / 'readme.txt').write_text('x')
     with pytest.raises(FileNotFoundError) as err:
-        MicsBrainMRIDataset(data_root=str(root))
-    assert "MicsBrainMRIDataset: " in str(err.value)
+        BrainMRIDataset(data_root=str(root))
+    assert "BrainMRIDataset: " in str(err.value)
     assert repr(str(root / 'empty_case')) in str(err.value)
 
     root = _brats(tmp_path / 'b', cases=('c1', ))
     bad = _save(root / 'c1' / 'c1_ct.nii.gz', _volume())
     with pytest.raises(ValueError) as err:
-        MicsBrainMRIDataset(data_root=str(root))
+        BrainMRIDataset(data_root=str(root))
     assert repr(osp.abspath(bad)) in str(err.value)
     assert 'vocabulary' in str(err.value)
 
@@ -157,19 +157,19 @@ def test_dataset_errors(tmp_path):
     (root / 'm.json').write_text(
         json.dumps([dict(case='c1', images={'t1': 'c1/gone.nii.gz'})]))
     with pytest.raises(FileNotFoundError) as err:
-        MicsBrainMRIDataset(data_root=str(root), ann_file='m.json')
+        BrainMRIDataset(data_root=str(root), ann_file='m.json')
     assert repr(str(root / 'c1' / 'gone.nii.gz')) in str(err.value)
 
     (root / 'e.json').write_text('[]')
     with pytest.raises(ValueError, match='lists no study') as err:
-        MicsBrainMRIDataset(data_root=str(root), ann_file='e.json')
+        BrainMRIDataset(data_root=str(root), ann_file='e.json')
     assert str(root / 'e.json') in str(err.value)
     (root / 'e.csv').write_text('case,modality,path\n')
     with pytest.raises(ValueError, match='lists no study'):
-        MicsBrainMRIDataset(data_root=str(root), ann_file='e.csv')
+        BrainMRIDataset(data_root=str(root), ann_file='e.csv')
     (root / 'u.csv').write_text('case,modality,path\nc1,xray,c1/c1_t1.nii.gz')
     with pytest.raises(ValueError, match="'xray'") as err:
-        MicsBrainMRIDataset(data_root=str(root), ann_file='u.csv')
+        BrainMRIDataset(data_root=str(root), ann_file='u.csv')
     assert str(root / 'c1' / 'c1_t1.nii.gz') in str(err.value)
 
 
@@ -182,7 +182,7 @@ def test_load_reorients_to_ras(tmp_path):
     paths = dict(t1=_save(tmp_path / 't1.nii.gz', vol),
                  t2=_save(tmp_path / 't2.nii.gz', vol * 2))
     seg = _save(tmp_path / 'seg.nii.gz', lab)
-    res = MicsLoadMRIStudy()(
+    res = LoadMRIStudy()(
         dict(img_path=paths, seg_path=seg, modalities=('t2', 't1')))
     img = res['img']
     assert img.shape == (2, ) + SHAPE and img.dtype == np.float32
@@ -192,7 +192,7 @@ def test_load_reorients_to_ras(tmp_path):
     assert img[1, 1, 2, 3] == 0.0
     assert res['gt_seg'].dtype == np.int64 and res['gt_seg'][14, 17, 3] == 3
     assert res['canvas_shape'] == SHAPE and res['canvas_offset'] == (0, 0, 0)
-    raw = MicsLoadMRIStudy(reorient_ras=False)(dict(img_path=paths))
+    raw = LoadMRIStudy(reorient_ras=False)(dict(img_path=paths))
     assert raw['img'][0, 1, 2, 3] == 7.0 and 'gt_seg' not in raw
     assert raw['modalities'] == ('t1', 't2')
 
@@ -200,7 +200,7 @@ def test_load_reorients_to_ras(tmp_path):
 def test_load_real_nibabel_file():
     path = osp.join(osp.dirname(nib.__file__), 'tests', 'data',
                     'anatomical.nii')
-    res = MicsLoadMRIStudy()(dict(img_path={'t1': path}))
+    res = LoadMRIStudy()(dict(img_path={'t1': path}))
     canon = nib.as_closest_canonical(nib.load(path))
     assert res['img'].shape == (1, ) + canon.shape[:3]
     np.testing.assert_allclose(res['img'][0],
@@ -212,28 +212,28 @@ def test_load_errors_and_repairs(tmp_path):
     t1 = _save(tmp_path / 't1.nii.gz', _volume())
     small = _save(tmp_path / 'small.nii.gz', np.zeros((16, 20, 11)))
     with pytest.raises(ValueError) as err:
-        MicsLoadMRIStudy()(dict(img_path=dict(t1=t1, t2=small)))
+        LoadMRIStudy()(dict(img_path=dict(t1=t1, t2=small)))
     msg = str(err.value)
     assert repr(t1) in msg and repr(small) in msg
     assert '(16, 20, 11)' in msg and str(SHAPE) in msg
 
     single = _save(tmp_path / 's4.nii.gz', _volume()[..., None])
-    res = MicsLoadMRIStudy()(dict(img_path=dict(t1=t1, t2=single)))
+    res = LoadMRIStudy()(dict(img_path=dict(t1=t1, t2=single)))
     assert res['img'].shape == (2, ) + SHAPE
     np.testing.assert_array_equal(res['img'][0], res['img'][1])
     real4d = _save(tmp_path / 'r4.nii.gz', np.zeros(SHAPE + (3, )))
     with pytest.raises(ValueError, match=repr(real4d)):
-        MicsLoadMRIStudy()(dict(img_path=dict(t1=real4d)))
+        LoadMRIStudy()(dict(img_path=dict(t1=real4d)))
 
     broken = tmp_path / 'broken.nii.gz'
     broken.write_bytes(b'not a nifti file at all')
     with pytest.raises(OSError, match=repr(str(broken))):
-        MicsLoadMRIStudy()(dict(img_path=dict(t1=str(broken))))
+        LoadMRIStudy()(dict(img_path=dict(t1=str(broken))))
 
     vol = _volume()
     vol[0, 0, 0], vol[1, 1, 1] = np.nan, np.inf
     nan = _save(tmp_path / 'nan.nii.gz', vol)
-    load = MicsLoadMRIStudy()
+    load = LoadMRIStudy()
     with pytest.warns(UserWarning, match=repr(nan)):
         res = load(dict(img_path=dict(t1=nan)))
     assert np.isfinite(res['img']).all()
@@ -242,7 +242,7 @@ def test_load_errors_and_repairs(tmp_path):
         warnings.simplefilter('error')  # second time: silent
         load(dict(img_path=dict(t1=nan)))
     with pytest.raises(ValueError, match=repr(nan)):
-        MicsLoadMRIStudy(nan_policy='error')(dict(img_path=dict(t1=nan)))
+        LoadMRIStudy(nan_policy='error')(dict(img_path=dict(t1=nan)))
 
 
 # -------------------------------------------------------------- transforms
@@ -250,7 +250,7 @@ def test_percentile_normalize():
     ch0 = np.zeros((1, 101, 1, 1), np.float32)
     ch0[0, 1:, 0, 0] = np.arange(1, 101)  # foreground 1..100, one zero
     img = np.concatenate([ch0, ch0 * 10, np.zeros_like(ch0)])
-    out = MicsPercentileNormalize(low=5, high=95)(dict(img=img))['img']
+    out = PercentileNormalize(low=5, high=95)(dict(img=img))['img']
     lo, hi = np.percentile(np.arange(1, 101), (5, 95))
     assert out.dtype == np.float32
     assert out[0, 0, 0, 0] == 0  # background stays 0
@@ -259,7 +259,7 @@ def test_percentile_normalize():
     np.testing.assert_allclose(out[1], out[0], rtol=1e-5)  # per channel
     assert out[0].min() == 0 and out[0].max() == 1
     assert not out[2].any()
-    raw = MicsPercentileNormalize(clip=False)(dict(img=img))['img']
+    raw = PercentileNormalize(clip=False)(dict(img=img))['img']
     assert raw[0].max() > 1 and raw[0, 1:].min() < 0
 
 
@@ -269,13 +269,13 @@ def test_foreground_crop_and_offset():
     img[1, 7, 10, 5] = 1
     seg = np.zeros(SHAPE, np.int64)
     seg[7, 10, 5] = 4
-    res = MicsForegroundCrop()(
+    res = ForegroundCrop()(
         dict(img=img, gt_seg=seg, canvas_offset=(1, 1, 1)))
     assert res['img'].shape == (2, 5, 7, 4)
     assert res['gt_seg'].shape == (5, 7, 4)
     assert res['canvas_offset'] == (4, 5, 3)
     assert res['gt_seg'][7 - 3, 10 - 4, 5 - 2] == 4
-    res = MicsForegroundCrop(margin=2)(dict(img=img))
+    res = ForegroundCrop(margin=2)(dict(img=img))
     assert res['canvas_offset'] == (1, 2, 0)
     assert res['img'].shape == (2, 9, 11, 8)
 
@@ -285,13 +285,13 @@ def test_sample_modalities():
     mods = ('t1', 't1c', 't2')
     np.random.seed(0)
     for _ in range(10):
-        res = MicsSampleModalities(num=2)(dict(img=img, modalities=mods))
+        res = SampleModalities(num=2)(dict(img=img, modalities=mods))
         idx = [int(res['img'][k, 0, 0, 0]) for k in range(2)]
         assert len(set(idx)) == 2
         assert res['modalities'] == tuple(mods[i] for i in idx)
     seen_dup = set()
     for _ in range(10):
-        res = MicsSampleModalities(num=4)(dict(img=img[:2],
+        res = SampleModalities(num=4)(dict(img=img[:2],
                                                modalities=mods[:2]))
         idx = [int(res['img'][k, 0, 0, 0]) for k in range(4)]
         assert res['img'].shape == (4, 2, 2, 2)
@@ -310,7 +310,7 @@ def test_random_slice_skips_empty_and_reports_canvas_index():
     np.random.seed(0)
     picked = set()
     for _ in range(20):
-        res = MicsRandomSlice2D(axis=2, min_foreground=0.05)(
+        res = RandomSlice2D(axis=2, min_foreground=0.05)(
             dict(img=img, gt_seg=seg, canvas_offset=(0, 0, 10)))
         picked.add(res['slice_index'])
         assert res['img'].shape == (2, 6, 5)
@@ -319,18 +319,18 @@ def test_random_slice_skips_empty_and_reports_canvas_index():
     assert picked == {13}
     assert res['gt_seg'].all() and res['img'][0].all()
     picked = {
-        MicsRandomSlice2D(min_foreground=0.01)(dict(
+        RandomSlice2D(min_foreground=0.01)(dict(
             img=img, canvas_offset=(0, 0, 10)))['slice_index']
         for _ in range(40)
     }
     assert picked == {13, 16}
     picked = {
-        MicsRandomSlice2D(axis=0, skip_empty=False)(dict(
+        RandomSlice2D(axis=0, skip_empty=False)(dict(
             img=img, canvas_offset=(2, 0, 0)))['slice_index']
         for _ in range(60)
     }
     assert picked == set(range(2, 8))
-    assert MicsRandomSlice2D(axis=0)(dict(img=img))['img'].shape == (2, 5, 8)
+    assert RandomSlice2D(axis=0)(dict(img=img))['img'].shape == (2, 5, 8)
 
 
 def test_random_patch_offset_and_padding():
@@ -339,7 +339,7 @@ def test_random_patch_offset_and_padding():
     np.random.seed(0)
     starts = set()
     for _ in range(30):
-        res = MicsRandomPatch3D(size=(5, 8, 6), pad_value=-1)(
+        res = RandomPatch3D(size=(5, 8, 6), pad_value=-1)(
             dict(img=img, gt_seg=seg, canvas_offset=(2, 3, 4)))
         x0, y0, z0 = res['canvas_offset']
         assert res['img'].shape == (1, 5, 8, 6)
@@ -354,14 +354,14 @@ def test_random_patch_offset_and_padding():
         assert (res['gt_seg'][:, :2] == 0).all()
         assert (res['gt_seg'][:, 2:6] == 1).all()
     assert starts == set(range(6))
-    assert MicsRandomPatch3D(size=3)(dict(img=img))['img'].shape == (1, 3, 3,
+    assert RandomPatch3D(size=3)(dict(img=img))['img'].shape == (1, 3, 3,
                                                                       3)
 
 
 def test_pack_inputs():
     img = np.random.rand(2, 4, 5).astype(np.float32)
     seg = np.arange(20).reshape(4, 5)
-    out = MicsPackMRIInputs()(
+    out = PackMRIInputs()(
         dict(img=img, gt_seg=seg, case='c1', modalities=('t1', 't2'),
              canvas_offset=(1, 2, 3), canvas_shape=(8, 8, 8), slice_index=5,
              canvas_axis=2))
@@ -376,7 +376,7 @@ def test_pack_inputs():
     assert 'case' in ds.metainfo_keys() and 'gt_seg' in ds.keys()
     assert ds.gt_seg.dtype == torch.int64
     assert torch.equal(ds.gt_seg, torch.from_numpy(seg))
-    out = MicsPackMRIInputs()(dict(img=img, case='c2'))
+    out = PackMRIInputs()(dict(img=img, case='c2'))
     assert 'gt_seg' not in out['data_samples']
     assert 'slice_index' not in out['data_samples'].metainfo_keys()
 
@@ -385,15 +385,15 @@ def test_pack_inputs():
 def test_full_pipeline_from_config(tmp_path):
     root = _brats(tmp_path / 'brats', cases=('c1', ), mods=('t1', 't2f'))
     pipeline_3d = [
-        dict(type='MicsLoadMRIStudy'),
-        dict(type='MicsForegroundCrop', margin=1),
-        dict(type='MicsPercentileNormalize'),
-        dict(type='MicsSampleModalities', num=4),
-        dict(type='MicsRandomPatch3D', size=(8, 16, 16)),
-        dict(type='MicsPackMRIInputs'),
+        dict(type='LoadMRIStudy'),
+        dict(type='ForegroundCrop', margin=1),
+        dict(type='PercentileNormalize'),
+        dict(type='SampleModalities', num=4),
+        dict(type='RandomPatch3D', size=(8, 16, 16)),
+        dict(type='PackMRIInputs'),
     ]
     ds = DATASETS.build(
-        dict(type='MicsBrainMRIDataset', data_root=str(root),
+        dict(type='BrainMRIDataset', data_root=str(root),
              pipeline=pipeline_3d))
     out = ds[0]
     assert out['inputs'].shape == (4, 8, 16, 16)
@@ -411,11 +411,11 @@ def test_full_pipeline_from_config(tmp_path):
 
     pipeline_2d = Compose([
         TRANSFORMS.build(t) for t in [
-            dict(type='MicsLoadMRIStudy'),
-            dict(type='MicsForegroundCrop'),
-            dict(type='MicsPercentileNormalize'),
-            dict(type='MicsRandomSlice2D', axis=2),
-            dict(type='MicsPackMRIInputs'),
+            dict(type='LoadMRIStudy'),
+            dict(type='ForegroundCrop'),
+            dict(type='PercentileNormalize'),
+            dict(type='RandomSlice2D', axis=2),
+            dict(type='PackMRIInputs'),
         ]
     ])
     out = pipeline_2d(ds.get_data_info(0))

@@ -1,4 +1,4 @@
-"""Tests of MicsKvasirDataset: layouts, pairing, ann_file and bad input."""
+"""Tests of KvasirDataset: layouts, pairing, ann_file and bad input."""
 import json
 import os
 import os.path as osp
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mics_mm  # noqa: F401  (registers the dataset)
-from mics_mm.datasets import KVASIR_CLASSES, MicsKvasirDataset
+from mics_mm.datasets import KVASIR_CLASSES, KvasirDataset
 
 
 def _img(path, value=0, size=8):
@@ -53,7 +53,7 @@ def test_kvasir_layout(tmp_path):
     (tmp_path / 'kv' / 'README.md').write_text('top-level file')
     _img(tmp_path / 'kv' / 'splits' / 'x.png')  # split folder: ignored
     _img(tmp_path / 'kv' / '.cache' / 'x.png')  # hidden: ignored
-    ds = MicsKvasirDataset(data_root=root)
+    ds = KvasirDataset(data_root=root)
     assert len(ds) == 5
     assert ds.metainfo['classes'] == ('esophagitis', 'polyps')
     assert ds.metainfo['modalities'] == ('wli', 'nbi')
@@ -72,7 +72,7 @@ def test_kvasir_layout(tmp_path):
 
 def test_kvasir_given_classes_order(tmp_path):
     root = _kvasir_tree(tmp_path, {'polyps': 1, 'esophagitis': 1})
-    ds = MicsKvasirDataset(
+    ds = KvasirDataset(
         data_root=root, classes=KVASIR_CLASSES, modalities=('wli', ))
     assert ds.metainfo['classes'] == KVASIR_CLASSES
     labels = {
@@ -86,7 +86,7 @@ def test_kvasir_given_classes_order(tmp_path):
 
 def test_three_modalities_kvasir_has_first_only(tmp_path):
     root = _kvasir_tree(tmp_path, {'a': 2})
-    ds = MicsKvasirDataset(data_root=root, modalities=('wli', 'nbi', 'lci'))
+    ds = KvasirDataset(data_root=root, modalities=('wli', 'nbi', 'lci'))
     info = ds.get_data_info(0)
     assert list(info['img_path']) == ['wli']
     assert info['modalities'] == ('wli', 'nbi', 'lci')
@@ -95,7 +95,7 @@ def test_three_modalities_kvasir_has_first_only(tmp_path):
 def test_paired_layout_by_name(tmp_path):
     root = _paired_tree(tmp_path, 'train', {'polyps': 3, 'normal': 2})
     _paired_tree(tmp_path, 'test', {'polyps': 1, 'zeta': 1})
-    ds = MicsKvasirDataset(data_root=root, split='train')
+    ds = KvasirDataset(data_root=root, split='train')
     assert ds.source_layout == 'paired'
     # classes come from all split folders, so labels agree between splits
     assert ds.metainfo['classes'] == ('normal', 'polyps', 'zeta')
@@ -109,7 +109,7 @@ def test_paired_layout_by_name(tmp_path):
         assert osp.dirname(nbi).endswith('_NBI')
         cls = osp.basename(osp.dirname(wli))[:-len('_WLI')]
         assert ds.metainfo['classes'][info['gt_label']] == cls
-    test = MicsKvasirDataset(data_root=root, split='test')
+    test = KvasirDataset(data_root=root, split='test')
     assert test.metainfo['classes'] == ds.metainfo['classes']
     assert sorted(test.get_gt_labels().tolist()) == [1, 2]
 
@@ -117,7 +117,7 @@ def test_paired_layout_by_name(tmp_path):
 def test_paired_name_equal_stems_and_mixed_case(tmp_path):
     root = _paired_tree(
         tmp_path, 'train', {'a': 3}, names=('{i}', 'NBI-{i}'))
-    ds = MicsKvasirDataset(data_root=root)
+    ds = KvasirDataset(data_root=root)
     pairs = [(osp.basename(ds.get_data_info(i)['img_path']['wli']),
               osp.basename(ds.get_data_info(i)['img_path']['nbi']))
              for i in range(len(ds))]
@@ -129,8 +129,8 @@ def test_paired_by_order(tmp_path):
     root = _paired_tree(
         tmp_path, 'train', {'a': 3}, names=('w{i}', 'n{i}'))
     with pytest.raises(ValueError, match="pairing='order'"):
-        MicsKvasirDataset(data_root=root)
-    ds = MicsKvasirDataset(data_root=root, pairing='order')
+        KvasirDataset(data_root=root)
+    ds = KvasirDataset(data_root=root, pairing='order')
     pairs = [(osp.basename(ds.get_data_info(i)['img_path']['wli']),
               osp.basename(ds.get_data_info(i)['img_path']['nbi']))
              for i in range(len(ds))]
@@ -141,8 +141,8 @@ def test_paired_by_order(tmp_path):
 def test_explicit_layout_kvasir_on_paired_tree_fails(tmp_path):
     root = _paired_tree(tmp_path, 'train', {'a': 1})
     with pytest.raises(ValueError, match='contains sub-folders'):
-        MicsKvasirDataset(data_root=root, layout='kvasir')
-    assert len(MicsKvasirDataset(data_root=root, layout='paired')) == 1
+        KvasirDataset(data_root=root, layout='kvasir')
+    assert len(KvasirDataset(data_root=root, layout='paired')) == 1
 
 
 # ---------------------------------------------------------------- ann_file
@@ -163,7 +163,7 @@ def test_ann_file(tmp_path):
         dict(img_path=dict(wli='a/001.jpg'), gt_label=0),
         dict(img_path=dict(wli=abs_b), gt_label=1),
     ])
-    ds = MicsKvasirDataset(data_root=root, ann_file='splits/train.json')
+    ds = KvasirDataset(data_root=root, ann_file='splits/train.json')
     assert ds.source_layout == 'ann_file'
     assert len(ds) == 2
     assert ds.metainfo['classes'] == ('a', 'b')
@@ -174,11 +174,11 @@ def test_ann_file(tmp_path):
     assert ds.get_gt_labels().tolist() == [0, 1]
     assert ds.get_data_info(1)['modalities'] == ('wli', 'nbi')
     # given classes re-map the file's labels by name
-    ds = MicsKvasirDataset(
+    ds = KvasirDataset(
         data_root=root, ann_file='splits/train.json', classes=('b', 'x', 'a'))
     assert ds.get_gt_labels().tolist() == [2, 0]
     # an absolute ann_file works too
-    ds = MicsKvasirDataset(
+    ds = KvasirDataset(
         data_root=root, ann_file=str(tmp_path / 'kv' / 'splits/train.json'))
     assert len(ds) == 2
 
@@ -190,7 +190,7 @@ def test_ann_file_paired_entries(tmp_path):
         [dict(img_path=dict(wli='train/a_WLI/000_wli.png',
                             nbi='train/a_NBI/000_nbi.png'), gt_label=0)],
         classes=('a', ))
-    ds = MicsKvasirDataset(data_root=root, ann_file=ann)
+    ds = KvasirDataset(data_root=root, ann_file=ann)
     assert set(ds.get_data_info(0)['img_path']) == {'wli', 'nbi'}
 
 
@@ -198,8 +198,8 @@ def test_build_from_registry(tmp_path):
     from mmpretrain.registry import DATASETS
     root = _kvasir_tree(tmp_path, {'a': 2, 'b': 2})
     ds = DATASETS.build(
-        dict(type='MicsKvasirDataset', data_root=root, split=None))
-    assert isinstance(ds, MicsKvasirDataset)
+        dict(type='KvasirDataset', data_root=root, split=None))
+    assert isinstance(ds, KvasirDataset)
     assert len(ds) == 4
 
 
@@ -211,7 +211,7 @@ def test_pipeline_receives_contract(tmp_path):
         seen.append(dict(results))
         return results
 
-    ds = MicsKvasirDataset(data_root=root, pipeline=[record])
+    ds = KvasirDataset(data_root=root, pipeline=[record])
     ds[0]
     assert seen[0]['modalities'] == ('wli', 'nbi')
     assert seen[0]['gt_label'] == 0
@@ -220,7 +220,7 @@ def test_pipeline_receives_contract(tmp_path):
 
 def test_lazy_init_defers_errors(tmp_path):
     missing = tmp_path / 'nope'
-    ds = MicsKvasirDataset(data_root=str(missing), lazy_init=True)
+    ds = KvasirDataset(data_root=str(missing), lazy_init=True)
     with pytest.raises(FileNotFoundError, match=_m(missing)):
         ds.full_init()
 
@@ -229,9 +229,9 @@ def test_lazy_init_defers_errors(tmp_path):
 def test_missing_data_root(tmp_path):
     missing = tmp_path / 'no_such_dir'
     with pytest.raises(FileNotFoundError) as info:
-        MicsKvasirDataset(data_root=str(missing))
+        KvasirDataset(data_root=str(missing))
     msg = str(info.value)
-    assert msg.startswith('MicsKvasirDataset: ')
+    assert msg.startswith('KvasirDataset: ')
     assert str(missing) in msg
     assert 'https://datasets.simula.no/kvasir/' in msg
     assert 'train_dataloader.dataset.data_root=DIR' in msg
@@ -239,19 +239,19 @@ def test_missing_data_root(tmp_path):
     assert 'tools/data/make_demo_kvasir.py --out data/kvasir_demo_synthetic' \
         in msg
     with pytest.raises(FileNotFoundError, match='data_root is empty'):
-        MicsKvasirDataset()
+        KvasirDataset()
 
 
 def test_no_class_folders(tmp_path):
     with pytest.raises(FileNotFoundError, match='no class folders found'):
-        MicsKvasirDataset(data_root=str(tmp_path))
+        KvasirDataset(data_root=str(tmp_path))
 
 
 def test_missing_split_folder_lists_available(tmp_path):
     root = _paired_tree(tmp_path, 'train', {'a': 1})
     _paired_tree(tmp_path, 'test', {'a': 1})
     with pytest.raises(FileNotFoundError) as info:
-        MicsKvasirDataset(data_root=root, split='val')
+        KvasirDataset(data_root=root, split='val')
     msg = str(info.value)
     assert osp.join(root, 'val') in msg
     assert "['test', 'train']" in msg
@@ -262,35 +262,35 @@ def test_missing_nbi_folder(tmp_path):
     _img(tmp_path / 'train' / 'b_WLI' / '0.png')
     with pytest.raises(ValueError,
                        match=_m(osp.join(root, 'train', 'b_NBI'))):
-        MicsKvasirDataset(data_root=root)
+        KvasirDataset(data_root=root)
     # and vice versa
     root2 = _paired_tree(tmp_path / 'r2', 'train', {'a': 1})
     _img(tmp_path / 'r2' / 'train' / 'c_NBI' / '0.png')
     with pytest.raises(ValueError,
                        match=_m(osp.join(root2, 'train', 'c_WLI'))):
-        MicsKvasirDataset(data_root=root2)
+        KvasirDataset(data_root=root2)
 
 
 def test_unequal_counts_by_name(tmp_path):
     root = _paired_tree(tmp_path, 'train', {'a': 3})
     os.remove(tmp_path / 'train' / 'a_NBI' / '001_nbi.png')
     with pytest.raises(ValueError) as info:
-        MicsKvasirDataset(data_root=root)
+        KvasirDataset(data_root=root)
     msg = str(info.value)
-    assert msg.startswith('MicsKvasirDataset: ')
+    assert msg.startswith('KvasirDataset: ')
     assert osp.join(root, 'train', 'a_WLI') in msg
     assert osp.join(root, 'train', 'a_NBI') in msg
     assert '001_wli.png' in msg
     assert "pairing='order'" not in msg  # counts differ: order cannot help
     with pytest.raises(ValueError, match='needs equal image counts'):
-        MicsKvasirDataset(data_root=root, pairing='order')
+        KvasirDataset(data_root=root, pairing='order')
 
 
 def test_unmatched_names_lists_at_most_five(tmp_path):
     root = _paired_tree(
         tmp_path, 'train', {'a': 7}, names=('w{i}', 'n{i}'))
     with pytest.raises(ValueError) as info:
-        MicsKvasirDataset(data_root=root)
+        KvasirDataset(data_root=root)
     msg = str(info.value)
     assert 'w4.png' in msg and 'w5.png' not in msg
     assert "pass pairing='order'" in msg
@@ -299,13 +299,13 @@ def test_unmatched_names_lists_at_most_five(tmp_path):
 def test_unknown_class_folder(tmp_path):
     root = _kvasir_tree(tmp_path, {'a': 1, 'extra': 1})
     with pytest.raises(ValueError) as info:
-        MicsKvasirDataset(data_root=root, classes=('a', 'b'))
+        KvasirDataset(data_root=root, classes=('a', 'b'))
     msg = str(info.value)
     assert osp.join(root, 'extra') in msg
     assert "('a', 'b')" in msg and 'classes=' in msg
     proot = _paired_tree(tmp_path / 'p', 'train', {'a': 1, 'extra': 1})
     with pytest.raises(ValueError, match=_m(osp.join(proot, 'train'))):
-        MicsKvasirDataset(data_root=proot, classes=('a', ))
+        KvasirDataset(data_root=proot, classes=('a', ))
 
 
 def test_empty_class_folder(tmp_path):
@@ -314,13 +314,13 @@ def test_empty_class_folder(tmp_path):
     (tmp_path / 'b' / 'readme.txt').write_text('no images here')
     with pytest.raises(ValueError,
                        match=_m(osp.join(root, 'b')) + '.*no image files'):
-        MicsKvasirDataset(data_root=root)
+        KvasirDataset(data_root=root)
     proot = _paired_tree(tmp_path / 'p', 'train', {'a': 1})
     for f in os.listdir(osp.join(proot, 'train', 'a_NBI')):
         os.remove(osp.join(proot, 'train', 'a_NBI', f))
     with pytest.raises(ValueError,
                        match=_m(osp.join(proot, 'train', 'a_NBI'))):
-        MicsKvasirDataset(data_root=proot)
+        KvasirDataset(data_root=proot)
 
 
 def test_folder_without_modality_suffix(tmp_path):
@@ -328,20 +328,20 @@ def test_folder_without_modality_suffix(tmp_path):
     _img(tmp_path / 'train' / 'stray' / '0.png')
     with pytest.raises(ValueError,
                        match=_m(osp.join(root, 'train', 'stray'))):
-        MicsKvasirDataset(data_root=root)
+        KvasirDataset(data_root=root)
 
 
 def test_paired_folders_without_split_level(tmp_path):
     _img(tmp_path / 'a_WLI' / '0.png')
     _img(tmp_path / 'a_NBI' / '0.png')
     with pytest.raises(ValueError, match='not inside a split folder'):
-        MicsKvasirDataset(data_root=str(tmp_path))
+        KvasirDataset(data_root=str(tmp_path))
 
 
 def test_ann_file_missing(tmp_path):
     root = _kvasir_tree(tmp_path, {'a': 1})
     with pytest.raises(FileNotFoundError) as info:
-        MicsKvasirDataset(data_root=root, ann_file='splits/train.json')
+        KvasirDataset(data_root=root, ann_file='splits/train.json')
     msg = str(info.value)
     assert osp.join(root, 'splits/train.json') in msg
     assert f'python tools/data/make_splits.py --data-root {root}' in msg
@@ -351,7 +351,7 @@ def test_ann_file_empty(tmp_path):
     root = _kvasir_tree(tmp_path, {'a': 1})
     ann = _write_ann(tmp_path / 'empty.json', [])
     with pytest.raises(ValueError, match=_m(ann) + '.*no samples'):
-        MicsKvasirDataset(data_root=root, ann_file=ann)
+        KvasirDataset(data_root=root, ann_file=ann)
 
 
 def test_ann_file_missing_image(tmp_path):
@@ -360,7 +360,7 @@ def test_ann_file_missing_image(tmp_path):
                      [dict(img_path=dict(wli='a/gone.jpg'), gt_label=0)])
     with pytest.raises(FileNotFoundError,
                        match=_m(osp.join(root, 'a', 'gone.jpg'))):
-        MicsKvasirDataset(data_root=root, ann_file=ann)
+        KvasirDataset(data_root=root, ann_file=ann)
 
 
 def test_ann_file_unknown_modality(tmp_path):
@@ -368,7 +368,7 @@ def test_ann_file_unknown_modality(tmp_path):
     ann = _write_ann(tmp_path / 'ann.json',
                      [dict(img_path=dict(lci='a/000.jpg'), gt_label=0)])
     with pytest.raises(ValueError, match=_m(ann) + ".*modality 'lci'"):
-        MicsKvasirDataset(data_root=root, ann_file=ann)
+        KvasirDataset(data_root=root, ann_file=ann)
 
 
 def test_ann_file_bad_label_and_class(tmp_path):
@@ -376,16 +376,16 @@ def test_ann_file_bad_label_and_class(tmp_path):
     ann = _write_ann(tmp_path / 'ann.json',
                      [dict(img_path=dict(wli='a/000.jpg'), gt_label=5)])
     with pytest.raises(ValueError, match='gt_label=5'):
-        MicsKvasirDataset(data_root=root, ann_file=ann)
+        KvasirDataset(data_root=root, ann_file=ann)
     ann = _write_ann(tmp_path / 'ann2.json',
                      [dict(img_path=dict(wli='a/000.jpg'), gt_label=1)])
     with pytest.raises(ValueError, match="class 'b'"):
-        MicsKvasirDataset(data_root=root, ann_file=ann, classes=('a', ))
+        KvasirDataset(data_root=root, ann_file=ann, classes=('a', ))
 
 
 def test_verify_images(tmp_path):
     root = _kvasir_tree(tmp_path, {'a': 2})
-    ds = MicsKvasirDataset(data_root=root)
+    ds = KvasirDataset(data_root=root)
     ds.verify_images()  # all fine
     bad = tmp_path / 'a' / '001.jpg'
     bad.write_bytes(b'definitely not a jpeg')
@@ -401,5 +401,5 @@ def test_verify_images(tmp_path):
     (dict(pairing='random'), 'pairing='),
 ])
 def test_bad_arguments(tmp_path, kwargs, match):
-    with pytest.raises(ValueError, match='^MicsKvasirDataset: .*' + match):
-        MicsKvasirDataset(data_root=str(tmp_path), **kwargs)
+    with pytest.raises(ValueError, match='^KvasirDataset: .*' + match):
+        KvasirDataset(data_root=str(tmp_path), **kwargs)

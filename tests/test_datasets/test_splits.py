@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mics_mm.datasets import MicsKvasirDataset
+from mics_mm.datasets import KvasirDataset
 from mics_mm.datasets.splits import (detect_layout, make_splits,
                                      nested_labeled_subsets, pairing_key,
                                      scan_layout, stratified_partition)
@@ -181,11 +181,11 @@ def test_make_splits_kvasir(tmp_path):
 def test_make_splits_files_load_in_dataset(tmp_path):
     root = _kvasir_tree(tmp_path, COUNTS)
     make_splits(root, fractions=(5, ))
-    ds = MicsKvasirDataset(data_root=root, ann_file='splits/val.json')
+    ds = KvasirDataset(data_root=root, ann_file='splits/val.json')
     assert len(ds) == 10
     assert ds.metainfo['classes'] == ('a', 'b', 'c')
     assert osp.isfile(ds.get_data_info(0)['img_path']['wli'])
-    lab = MicsKvasirDataset(
+    lab = KvasirDataset(
         data_root=root, ann_file='splits/train_labeled_5pct.json')
     assert sorted(lab.get_gt_labels().tolist()) == [0, 1, 2, 2]
 

@@ -13,13 +13,13 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 import mics_mm  # noqa: F401  (registers the transforms)
-from mics_mm.datasets.transforms import (MicsImageLoadError,
-                                         MicsLoadMultiModalImages,
-                                         MicsMissingModalityError,
-                                         MicsPackMultiModalInputs,
-                                         MicsPerModalityTransforms,
-                                         MicsSharedTransforms,
-                                         MicsSimulatedNBI, simulate_nbi)
+from mics_mm.datasets.transforms import (ImageLoadError,
+                                         LoadMultiModalImages,
+                                         MissingModalityError,
+                                         PackMultiModalInputs,
+                                         PerModalityTransforms,
+                                         SharedModalityTransforms,
+                                         SimulatedNBI, simulate_nbi)
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
@@ -51,7 +51,7 @@ def _sample(imgs: dict, modalities=('wli', 'nbi'), **extra) -> dict:
 
 def test_load_paths_dict_in_modality_order(tmp_path):
     wli, nbi = _rand_img(0), _rand_img(1)
-    results = MicsLoadMultiModalImages()(
+    results = LoadMultiModalImages()(
         dict(
             img_path={  # deliberately not in `modalities` order
                 'nbi': _write(tmp_path / 'n.png', nbi),
@@ -72,10 +72,10 @@ def test_load_paths_dict_in_modality_order(tmp_path):
 def test_load_wli_only_and_string_path(tmp_path):
     wli = _rand_img(0)
     path = _write(tmp_path / 'w.jpg', wli)
-    out = MicsLoadMultiModalImages()(
+    out = LoadMultiModalImages()(
         dict(img_path={'wli': path}, modalities=('wli', 'nbi')))
     assert list(out['img']) == ['wli']
-    out = MicsLoadMultiModalImages(to_float32=True)(
+    out = LoadMultiModalImages(to_float32=True)(
         dict(img_path=path, modalities=('wli', 'nbi')))
     assert list(out['img']) == ['wli']
     assert out['img']['wli'].dtype == np.float32
@@ -85,7 +85,7 @@ def test_load_wli_only_and_string_path(tmp_path):
 def test_load_grayscale_gives_three_channels(tmp_path, color_type):
     grey = np.random.default_rng(0).integers(0, 256, (20, 30), np.uint8)
     path = _write(tmp_path / 'g.png', grey)
-    out = MicsLoadMultiModalImages(color_type=color_type)(
+    out = LoadMultiModalImages(color_type=color_type)(
         dict(img_path={'wli': path}))
     img = out['img']['wli']
     assert img.shape == (20, 30, 3)
@@ -95,8 +95,8 @@ def test_load_grayscale_gives_three_channels(tmp_path, color_type):
 
 def test_load_missing_file_names_file_and_fix(tmp_path):
     missing = str(tmp_path / 'nope.png')
-    with pytest.raises(MicsImageLoadError) as err:
-        MicsLoadMultiModalImages()(dict(img_path={'wli': missing}))
+    with pytest.raises(ImageLoadError) as err:
+        LoadMultiModalImages()(dict(img_path={'wli': missing}))
     assert isinstance(err.value, OSError)
     assert missing in str(err.value)
     assert 'make_splits.py' in str(err.value)
@@ -105,8 +105,8 @@ def test_load_missing_file_names_file_and_fix(tmp_path):
 def test_load_zero_byte_file(tmp_path):
     empty = tmp_path / 'empty.jpg'
     empty.write_bytes(b'')
-    with pytest.raises(MicsImageLoadError, match='empty') as err:
-        MicsLoadMultiModalImages()(dict(img_path={'wli': str(empty)}))
+    with pytest.raises(ImageLoadError, match='empty') as err:
+        LoadMultiModalImages()(dict(img_path={'wli': str(empty)}))
     assert str(empty) in str(err.value)
 
 
@@ -115,8 +115,8 @@ def test_load_corrupt_file(tmp_path, backend):
     good = _write(tmp_path / 'good.png', _rand_img(0))
     bad = tmp_path / 'bad.png'
     bad.write_bytes(b'this is not an image' * 10)
-    with pytest.raises(MicsImageLoadError) as err:
-        MicsLoadMultiModalImages(imdecode_backend=backend)(
+    with pytest.raises(ImageLoadError) as err:
+        LoadMultiModalImages(imdecode_backend=backend)(
             dict(img_path={'wli': good, 'nbi': str(bad)}))
     assert str(bad) in str(err.value)
     assert 're-export the image' in str(err.value)
@@ -132,7 +132,7 @@ def test_load_size_mismatch_resize(tmp_path):
         'nbi': _write(tmp_path / 'n.png', nbi)
     }
     with pytest.warns(UserWarning, match='resized'):
-        out = MicsLoadMultiModalImages()(
+        out = LoadMultiModalImages()(
             dict(img_path=paths, modalities=('wli', 'nbi')))
     assert out['img']['nbi'].shape == (40, 60, 3)
     assert out['img_shape'] == (40, 60)
@@ -148,13 +148,13 @@ def test_load_size_mismatch_error(tmp_path):
         'nbi': _write(tmp_path / 'n.png', _rand_img(1, 20, 30))
     }
     with pytest.raises(ValueError) as err:
-        MicsLoadMultiModalImages(size_mismatch='error')(
+        LoadMultiModalImages(size_mismatch='error')(
             dict(img_path=paths, modalities=('wli', 'nbi')))
     msg = str(err.value)
     assert paths['wli'] in msg and paths['nbi'] in msg
     assert '40x60' in msg and '20x30' in msg
     with pytest.raises(ValueError):
-        MicsLoadMultiModalImages(size_mismatch='crop')
+        LoadMultiModalImages(size_mismatch='crop')
 
 
 # ------------------------------------------------------------ simulated NBI
@@ -175,7 +175,7 @@ def test_simulated_nbi_shape_dtype_determinism():
     out_f = simulate_nbi(img.astype(np.float32))
     assert out_f.dtype == np.float32 and out_f.shape == img.shape
     assert np.abs(out_f - out1.astype(np.float32)).max() <= 1.0
-    t = MicsSimulatedNBI()
+    t = SimulatedNBI()
     a = t(_sample({'wli': img}))['img']['nbi']
     b = t(_sample({'wli': img}))['img']['nbi']
     np.testing.assert_array_equal(a, b)
@@ -234,18 +234,18 @@ def test_simulated_nbi_defaults_keep_channel_mapping():
 
 def test_simulated_nbi_transform_noop_overwrite_and_order():
     wli, nbi = _rand_img(0), _rand_img(1)
-    t = MicsSimulatedNBI()
+    t = SimulatedNBI()
     out = t(_sample({'wli': wli, 'nbi': nbi}))
     np.testing.assert_array_equal(out['img']['nbi'], nbi)
-    out = MicsSimulatedNBI(overwrite=True)(_sample({'wli': wli, 'nbi': nbi}))
+    out = SimulatedNBI(overwrite=True)(_sample({'wli': wli, 'nbi': nbi}))
     np.testing.assert_array_equal(out['img']['nbi'], simulate_nbi(wli))
     out = t(_sample({'wli': wli}, modalities=('nbi', 'wli')))
     assert list(out['img']) == ['nbi', 'wli']
     with pytest.raises(KeyError, match='wli'):
         t(_sample({'other': nbi}))
     with pytest.raises(ValueError):
-        MicsSimulatedNBI(src='wli', dst='wli')
-    built = TRANSFORMS.build(dict(type='MicsSimulatedNBI', gamma_blue=1.2))
+        SimulatedNBI(src='wli', dst='wli')
+    built = TRANSFORMS.build(dict(type='SimulatedNBI', gamma_blue=1.2))
     assert built.params['gamma_blue'] == 1.2
 
 
@@ -275,7 +275,7 @@ def _marker_pair(seed: int):
 @pytest.mark.parametrize('share_global_rng', [True, False])
 def test_shared_transforms_keep_marker_at_same_place(share_global_rng):
     # share_global_rng=False: only the @cache_randomness caching shares
-    t = MicsSharedTransforms(GEOMETRY, share_global_rng=share_global_rng)
+    t = SharedModalityTransforms(GEOMETRY, share_global_rng=share_global_rng)
     flips, positions = set(), set()
     for seed in range(30):
         np.random.seed(seed)
@@ -296,7 +296,7 @@ def test_shared_transforms_keep_marker_at_same_place(share_global_rng):
 
 @pytest.mark.parametrize('share_global_rng', [True, False])
 def test_shared_transforms_identical_images_stay_identical(share_global_rng):
-    t = MicsSharedTransforms(
+    t = SharedModalityTransforms(
         GEOMETRY + [dict(type='ColorJitter', brightness=0.5)],
         share_global_rng=share_global_rng)
     for seed in range(10):
@@ -309,7 +309,7 @@ def test_shared_transforms_identical_images_stay_identical(share_global_rng):
 def test_without_sharing_the_same_transforms_diverge():
     """Control for the two tests above: the per-modality wrapper draws a
     new crop for each modality."""
-    t = MicsPerModalityTransforms(GEOMETRY)
+    t = PerModalityTransforms(GEOMETRY)
     differ = 0
     for seed in range(10):
         np.random.seed(seed)
@@ -331,7 +331,7 @@ class _GlobalRngShift(BaseTransform):
 def test_shared_transforms_replay_global_rng():
     img = _rand_img(0, 16, 32)
     for share, expect_same in ((True, True), (False, False)):
-        t = MicsSharedTransforms([_GlobalRngShift()], share_global_rng=share)
+        t = SharedModalityTransforms([_GlobalRngShift()], share_global_rng=share)
         same = []
         for seed in range(10):
             np.random.seed(seed)
@@ -342,7 +342,7 @@ def test_shared_transforms_replay_global_rng():
 
 
 def test_shared_transforms_torchvision_wrapper():
-    t = MicsSharedTransforms(
+    t = SharedModalityTransforms(
         [dict(type='torchvision/RandomCrop', size=8)])
     img = torch.from_numpy(_rand_img(0, 20, 20).transpose(2, 0, 1).copy())
     for seed in range(5):
@@ -352,7 +352,7 @@ def test_shared_transforms_torchvision_wrapper():
 
 
 def test_shared_transforms_picklable_after_use():
-    t = MicsSharedTransforms(GEOMETRY)
+    t = SharedModalityTransforms(GEOMETRY)
     wli, nbi = _marker_pair(0)
     t(_sample({'wli': wli, 'nbi': nbi}))
     t2 = pickle.loads(pickle.dumps(t))
@@ -368,9 +368,9 @@ def test_shared_transforms_picklable_after_use():
 
 def test_shared_transforms_rejects_non_dict_img():
     with pytest.raises(TypeError, match='dict'):
-        MicsSharedTransforms(GEOMETRY)(dict(img=_rand_img(0)))
+        SharedModalityTransforms(GEOMETRY)(dict(img=_rand_img(0)))
     with pytest.raises(TypeError):
-        MicsSharedTransforms(dict(type='RandomFlip', prob=0.5))
+        SharedModalityTransforms(dict(type='RandomFlip', prob=0.5))
 
 
 # ---------------------------------------------------- per-modality photometry
@@ -382,7 +382,7 @@ PHOTOMETRIC = [
 
 
 def test_per_modality_transforms_are_independent():
-    t = MicsPerModalityTransforms(PHOTOMETRIC)
+    t = PerModalityTransforms(PHOTOMETRIC)
     differ = 0
     for seed in range(10):
         np.random.seed(seed)
@@ -394,7 +394,7 @@ def test_per_modality_transforms_are_independent():
 
 
 def test_per_modality_shared_control_same_jitter():
-    t = MicsSharedTransforms(PHOTOMETRIC)
+    t = SharedModalityTransforms(PHOTOMETRIC)
     for seed in range(5):
         np.random.seed(seed)
         img = _rand_img(seed)
@@ -403,7 +403,7 @@ def test_per_modality_shared_control_same_jitter():
 
 
 def test_per_modality_transforms_limit_modalities():
-    t = MicsPerModalityTransforms(
+    t = PerModalityTransforms(
         [dict(type='Solarize', thr=128, prob=1.0)], modalities=('nbi', ))
     img = _rand_img(0)
     out = t(_sample({'wli': img, 'nbi': img.copy()}))
@@ -428,8 +428,8 @@ class _ShrinkEachCall(BaseTransform):
 
 
 def test_per_modality_transforms_reject_geometry():
-    t = MicsPerModalityTransforms([_ShrinkEachCall()])
-    with pytest.raises(RuntimeError, match='MicsSharedTransforms'):
+    t = PerModalityTransforms([_ShrinkEachCall()])
+    with pytest.raises(RuntimeError, match='SharedModalityTransforms'):
         t(_sample({'wli': _rand_img(0), 'nbi': _rand_img(1)}))
 
 
@@ -444,7 +444,7 @@ def test_pack_dict_of_tensors_in_modality_order():
     },
                       gt_label=3,
                       sample_idx=7)
-    packed = MicsPackMultiModalInputs()(results)
+    packed = PackMultiModalInputs()(results)
     inputs = packed['inputs']
     assert list(inputs) == ['wli', 'nbi']
     for mod, img in (('wli', wli), ('nbi', nbi)):
@@ -464,7 +464,7 @@ def test_pack_dict_of_tensors_in_modality_order():
 
 def test_pack_without_label_and_custom_meta_keys():
     results = _sample({'wli': _rand_img(0), 'nbi': _rand_img(1)})
-    packed = MicsPackMultiModalInputs(meta_keys=('img_path', ))(results)
+    packed = PackMultiModalInputs(meta_keys=('img_path', ))(results)
     ds = packed['data_samples']
     assert 'gt_label' not in ds
     assert 'img_path' in ds.metainfo_keys()
@@ -474,14 +474,14 @@ def test_pack_without_label_and_custom_meta_keys():
 def test_pack_missing_modality_error():
     results = _sample({'wli': _rand_img(0)})
     results['img_path'] = {'wli': '/data/case_17.jpg'}
-    with pytest.raises(MicsMissingModalityError) as err:
-        MicsPackMultiModalInputs()(results)
+    with pytest.raises(MissingModalityError) as err:
+        PackMultiModalInputs()(results)
     msg = str(err.value)
     assert isinstance(err.value, ValueError)
     assert "'nbi'" in msg and '/data/case_17.jpg' in msg
-    assert 'MicsSimulatedNBI' in msg and 'paired layout' in msg
+    assert 'SimulatedNBI' in msg and 'paired layout' in msg
     with pytest.raises(TypeError):
-        MicsPackMultiModalInputs()(dict(img=_rand_img(0)))
+        PackMultiModalInputs()(dict(img=_rand_img(0)))
 
 
 # ------------------------------------------------------------ full pipeline
@@ -489,17 +489,17 @@ def test_pack_missing_modality_error():
 
 def _train_pipeline():
     return [
-        dict(type='MicsLoadMultiModalImages'),
-        dict(type='MicsSimulatedNBI'),
-        dict(type='MicsSharedTransforms', transforms=GEOMETRY),
+        dict(type='LoadMultiModalImages'),
+        dict(type='SimulatedNBI'),
+        dict(type='SharedModalityTransforms', transforms=GEOMETRY),
         dict(
-            type='MicsPerModalityTransforms',
+            type='PerModalityTransforms',
             transforms=[
                 dict(type='ColorJitter', brightness=0.4, contrast=0.4),
                 dict(type='RandomGrayscale', prob=0.2, keep_channels=True),
                 dict(type='GaussianBlur', radius=1.0, prob=0.5),
             ]),
-        dict(type='MicsPackMultiModalInputs'),
+        dict(type='PackMultiModalInputs'),
     ]
 
 
@@ -538,9 +538,9 @@ def test_full_pipeline_from_config(tmp_path, paired):
 def test_pipeline_without_nbi_source_fails_at_packing(tmp_path):
     init_default_scope('mmpretrain')
     pipeline = Compose([
-        dict(type='MicsLoadMultiModalImages'),
-        dict(type='MicsPackMultiModalInputs'),
+        dict(type='LoadMultiModalImages'),
+        dict(type='PackMultiModalInputs'),
     ])
     path = _write(tmp_path / 'w.jpg', _rand_img(0))
-    with pytest.raises(MicsMissingModalityError, match='MicsSimulatedNBI'):
+    with pytest.raises(MissingModalityError, match='SimulatedNBI'):
         pipeline(dict(img_path={'wli': path}, modalities=('wli', 'nbi')))

@@ -119,11 +119,11 @@ train_dataloader = dict(
     num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
     dataset=dict(data_root={data!r}, ann_file='', split=None, pipeline=[
-        dict(type='MicsLoadMultiModalImages'),
-        dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
-        dict(type='MicsSharedTransforms',
+        dict(type='LoadMultiModalImages'),
+        dict(type='SimulatedNBI', src='wli', dst='nbi'),
+        dict(type='SharedModalityTransforms',
              transforms=[dict(type='Resize', scale=(32, 32))]),
-        dict(type='MicsPackMultiModalInputs'),
+        dict(type='PackMultiModalInputs'),
     ]))
 train_cfg = dict(max_epochs=2)
 default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
@@ -143,24 +143,24 @@ model = dict(
     templates=dict(canvas=(20, 20, 12)),
     mask_ratio={mask_ratio!r},
     use_cl=True)
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
     dataset=dict(
         _delete_=True,
-        type='MicsBrainMRISliceDataset',
+        type='BrainMRISliceDataset',
         data_root={data!r},
         modalities=('t1', 't2'),
         stride=3,
         foreground_from='image',
         pipeline=[
-            dict(type='MicsCachedCompose', transforms=[
-                dict(type='MicsLoadMRIStudy'),
-                dict(type='MicsPercentileNormalize')]),
-            dict(type='MicsTakeSlice2D', axis=2),
-            dict(type='MicsCropPad', size=(32, 32), mode='center'),
-            dict(type='MicsPackMRIInputs'),
+            dict(type='CachedCompose', transforms=[
+                dict(type='LoadMRIStudy'),
+                dict(type='PercentileNormalize')]),
+            dict(type='TakeSlice2D', axis=2),
+            dict(type='CropPad', size=(32, 32), mode='center'),
+            dict(type='PackMRIInputs'),
         ]))
 train_cfg = dict(max_epochs=2)
 default_hooks = dict(checkpoint=dict(interval=100, save_last=False))

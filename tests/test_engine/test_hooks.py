@@ -27,9 +27,9 @@ def fake_runner(head, n_samples=10, n_batches=4, it=0, resume=False):
 
 
 def test_alpha_warmup_ramps_over_first_epoch():
-    head = MODELS.build(dict(type='MicsConsistencyHead', feat_dim=4,
+    head = MODELS.build(dict(type='MICSConsistencyHead', feat_dim=4,
                              queue_size=0))
-    hook = HOOKS.build(dict(type='MicsAlphaWarmupHook', warmup_epochs=1))
+    hook = HOOKS.build(dict(type='MICSAlphaWarmupHook', warmup_epochs=1))
     seen = []
     for it in range(6):
         hook.before_train_iter(fake_runner(head, n_batches=4, it=it), it)
@@ -39,9 +39,9 @@ def test_alpha_warmup_ramps_over_first_epoch():
 
 def test_queue_size_hook_caps_queue_and_loss_uses_active_part():
     torch.manual_seed(0)
-    head = MODELS.build(dict(type='MicsConsistencyHead', feat_dim=4,
+    head = MODELS.build(dict(type='MICSConsistencyHead', feat_dim=4,
                              queue_size=32, alpha=0.0))
-    HOOKS.build(dict(type='MicsQueueSizeHook',
+    HOOKS.build(dict(type='MICSQueueSizeHook',
                      max_fraction=0.5)).before_run(fake_runner(head, 10))
     assert head.queue_len == 5 and head.queue.shape[1] == 32
     feats = [torch.randn(3, 4), torch.randn(3, 4)]
@@ -59,15 +59,15 @@ def test_queue_size_hook_caps_queue_and_loss_uses_active_part():
     head.flush()
     assert int(head.queue_ptr) == 1  # 6 keys wrapped in 5 slots
     # A large data set leaves the configured size alone.
-    big = MODELS.build(dict(type='MicsConsistencyHead', feat_dim=4,
+    big = MODELS.build(dict(type='MICSConsistencyHead', feat_dim=4,
                             queue_size=32))
-    HOOKS.build(dict(type='MicsQueueSizeHook')).before_run(
+    HOOKS.build(dict(type='MICSQueueSizeHook')).before_run(
         fake_runner(big, 1000))
     assert big.queue_len == 32
 
 
 def test_random_state_hook_restores_only_on_resume():
-    hook = HOOKS.build(dict(type='MicsRandomStateHook'))
+    hook = HOOKS.build(dict(type='RandomStateHook'))
     ckpt = {}
     torch.manual_seed(3)
     random.seed(3)

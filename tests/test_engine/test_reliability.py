@@ -33,7 +33,7 @@ from mmengine.hooks import Hook
 import reliability_helpers as rh
 from reliability_helpers import one_thread  # noqa: F401 (autouse fixture)
 from mics_mm import compat
-from mics_mm.engine.hooks import MicsNonFiniteLossHook
+from mics_mm.engine.hooks import NonFiniteLossHook
 
 MICS_DEMO = str(rh.REPO / 'configs/mics/pretrain_kvasir_demo.py')
 BRAINMVP_DEMO = str(rh.REPO / 'configs/brainmvp/pretrain_brain_demo.py')
@@ -56,7 +56,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True))
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
 train_cfg = dict(by_epoch=True, max_epochs=3)
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 default_hooks = dict(
     logger=dict(interval=1),
     checkpoint=dict(interval=1, max_keep_ckpts=1))
@@ -81,9 +81,9 @@ def _run_files(work_dir):
                   if p.is_file() and p.suffix != '.py')
 
 
-def _non_finite_hook(runner) -> MicsNonFiniteLossHook:
+def _non_finite_hook(runner) -> NonFiniteLossHook:
     return next(h for h in runner.hooks
-                if isinstance(h, MicsNonFiniteLossHook))
+                if isinstance(h, NonFiniteLossHook))
 
 
 class PoisonLoss(Hook):
@@ -493,9 +493,9 @@ def test_non_finite_hook_in_every_runtime():
             'upernet_resnet18_brainmvp-pre_1xb8-300it_brain-demo-96px.py'))
     with DefaultScope.overwrite_default_scope('mmseg'):
         hook = SEG_HOOKS.build(cfg.default_hooks.non_finite)
-    assert isinstance(hook, MicsNonFiniteLossHook) and hook.policy == 'stop'
+    assert isinstance(hook, NonFiniteLossHook) and hook.policy == 'stop'
     with pytest.raises(ValueError, match='policy'):
-        MicsNonFiniteLossHook(policy='ignore')
+        NonFiniteLossHook(policy='ignore')
 
 
 # --------------------------------------------------------- 6. work dir

@@ -8,7 +8,7 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmpretrain.structures import DataSample
 
-from mics_mm.evaluation import (MicsClsMetric, binary_roc_auc,
+from mics_mm.evaluation import (ClsReportMetric, binary_roc_auc,
                                 save_confusion_matrix_png)
 
 # 3 classes, 10 samples; class 2 is never predicted; scores have ties
@@ -50,7 +50,7 @@ def _compute(metric, samples):
 
 
 def test_hand_computed_values():
-    res = _compute(MicsClsMetric(classes=CLASSES), _samples())
+    res = _compute(ClsReportMetric(classes=CLASSES), _samples())
     assert res['confusion_matrix'] == [[3, 1, 0], [1, 2, 0], [2, 1, 0]]
     assert res['accuracy'] == pytest.approx(0.5)
     assert res['precision_per_class'] == pytest.approx([0.5, 0.5, 0.0])
@@ -86,7 +86,7 @@ def test_undefined_auc_class_is_excluded():
     gt = [0, 1, 0, 1]
     scores = [[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.4, 0.5, 0.1],
               [0.5, 0.4, 0.1]]
-    res = _compute(MicsClsMetric(num_classes=3), _samples(gt, scores))
+    res = _compute(ClsReportMetric(num_classes=3), _samples(gt, scores))
     assert res['auc_per_class'][2] is None
     assert res['auc_undefined_classes'] == [2]
     assert res['auc_per_class'][0] == pytest.approx(0.75)
@@ -99,7 +99,7 @@ def test_undefined_auc_class_is_excluded():
 
 
 def test_evaluator_path_with_dataset_meta():
-    evaluator = Evaluator(dict(type='MicsClsMetric'))
+    evaluator = Evaluator(dict(type='ClsReportMetric'))
     evaluator.dataset_meta = dict(classes=CLASSES)
     samples = _samples()
     evaluator.process(data_samples=samples[:4])
@@ -108,13 +108,13 @@ def test_evaluator_path_with_dataset_meta():
     assert res['accuracy'] == pytest.approx(0.5)
     assert res['classes'] == CLASSES
     assert res['confusion_matrix'][2] == [2, 1, 0]
-    prefixed = Evaluator(dict(type='MicsClsMetric', prefix='test'))
+    prefixed = Evaluator(dict(type='ClsReportMetric', prefix='test'))
     prefixed.process(data_samples=samples)
     assert prefixed.evaluate(len(samples))['test/accuracy'] == 0.5
 
 
 def test_process_accepts_data_sample_objects():
-    metric = MicsClsMetric(prefix='x')
+    metric = ClsReportMetric(prefix='x')
     metric.process(None, _samples())
     res = metric.compute_metrics(metric.results)
     assert res['accuracy'] == pytest.approx(0.5)

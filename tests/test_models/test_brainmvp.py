@@ -16,11 +16,11 @@ def brainmvp_2d(**kwargs):
             type='ResNet', depth=18, in_channels=2, base_channels=16,
             stem_channels=16),
         neck=dict(
-            type='MicsLinearDecoder2D', in_channels=128, out_channels=2,
+            type='BrainMVPLinearDecoder2D', in_channels=128, out_channels=2,
             encoder_stride=32),
-        head=dict(type='MicsInfoNCEHead', temperature=0.5),
+        head=dict(type='InfoNCEHead', temperature=0.5),
         templates=dict(
-            type='MicsModalityTemplates', num_modalities=8,
+            type='BrainMVPModalityTemplates', num_modalities=8,
             canvas=(8, 32, 32)),
         block_size=8,
         mask_ratio=0.5,
@@ -91,7 +91,7 @@ def test_templates_receive_gradients_through_the_md_loss():
 
 
 def test_contrastive_loss_matches_reference():
-    head = MODELS.build(dict(type='MicsInfoNCEHead', temperature=0.3))
+    head = MODELS.build(dict(type='InfoNCEHead', temperature=0.3))
     u, v = torch.randn(5, 8), torch.randn(5, 8)
     un, vn = F.normalize(u, dim=1), F.normalize(v, dim=1)
     ref = 0
@@ -121,13 +121,13 @@ def test_3d_shapes_with_uniformer():
     model = MODELS.build(
         dict(
             type='BrainMVP',
-            backbone=dict(type='MicsUniFormer3D', arch='tiny', in_channels=2),
+            backbone=dict(type='UniFormer3D', arch='tiny', in_channels=2),
             neck=dict(
-                type='MicsDecoder3D', in_channels=128,
+                type='BrainMVPConvDecoder3D', in_channels=128,
                 channels=(64, 32, 16, 8, 8), out_channels=2, scale=32),
-            head=dict(type='MicsInfoNCEHead'),
+            head=dict(type='InfoNCEHead'),
             templates=dict(
-                type='MicsModalityTemplates', num_modalities=8,
+                type='BrainMVPModalityTemplates', num_modalities=8,
                 canvas=(40, 40, 40)),
             use_cl=True))
     model.init_weights()
@@ -146,7 +146,7 @@ def test_3d_shapes_with_uniformer():
 def test_schedule_hook_switches():
     model = SimpleNamespace(use_cl=False, use_templates=True)
     hook = HOOKS.build(
-        dict(type='MicsBrainMVPScheduleHook', cl_start=3, template_end=5))
+        dict(type='BrainMVPScheduleHook', cl_start=3, template_end=5))
     seen = []
     for epoch in range(7):
         hook.before_train_iter(

@@ -24,7 +24,7 @@ def test_block_mask_ratio_and_alignment(grid):
 
 def make_templates():
     t = MODELS.build(
-        dict(type='MicsModalityTemplates', num_modalities=2, canvas=(6, 5, 4)))
+        dict(type='BrainMVPModalityTemplates', num_modalities=2, canvas=(6, 5, 4)))
     with torch.no_grad():
         values = torch.arange(2 * 6 * 5 * 4, dtype=torch.float32)
         t.templates.copy_(values.view(2, 6, 5, 4))

@@ -1,4 +1,4 @@
-"""MicsDistShiftHead: online class statistics and the ISDA losses."""
+"""MICSDistShiftHead: online class statistics and the ISDA losses."""
 import numpy as np
 import pytest
 import torch
@@ -11,7 +11,7 @@ K, D = 3, 4
 
 
 def build(**kwargs):
-    cfg = dict(type='MicsDistShiftHead', num_classes=K, in_channels=D)
+    cfg = dict(type='MICSDistShiftHead', num_classes=K, in_channels=D)
     cfg.update(kwargs)
     head = MODELS.build(cfg)
     head.init_weights()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mics_mm.models.necks import MicsFusionNeck
+from mics_mm.models.necks import MICSFusionNeck
 from mmpretrain.registry import MODELS
 
 C = 8
@@ -15,7 +15,7 @@ def _feats(names, b=B, c=C):
 
 
 def _neck(mode, **kwargs):
-    cfg = dict(type='MicsFusionNeck', in_channels=C, mode=mode,
+    cfg = dict(type='MICSFusionNeck', in_channels=C, mode=mode,
                embed_dims=16, num_heads=2, **kwargs)
     neck = MODELS.build(cfg)
     neck.init_weights()
@@ -103,7 +103,7 @@ def test_errors(mode):
     with pytest.raises(ValueError, match='channels'):
         neck({'wli': torch.randn(B, C + 1)})
     with pytest.raises(ValueError, match='mode'):
-        MicsFusionNeck(C, mode='sum')
+        MICSFusionNeck(C, mode='sum')
 
 
 def test_feature_map_and_token_inputs():
@@ -116,6 +116,6 @@ def test_feature_map_and_token_inputs():
 
 
 def test_three_modalities():
-    neck = MicsFusionNeck(C, modalities=('a', 'b', 'c'), mode='gated')
+    neck = MICSFusionNeck(C, modalities=('a', 'b', 'c'), mode='gated')
     neck({'a': torch.randn(B, C), 'c': torch.randn(B, C)})
     assert neck.last_gate_weights.shape == (B, 2)

@@ -17,7 +17,7 @@ def tiny_resnet_mics(**kwargs):
     cfg = dict(
         type='MICS',
         backbone=dict(
-            type='MicsMaskedResNet',
+            type='MaskedResNet',
             depth=18,
             mask_patch_size=8,
             base_channels=16,
@@ -25,7 +25,7 @@ def tiny_resnet_mics(**kwargs):
         neck=dict(
             type='LinearNeck', in_channels=128, out_channels=32,
             norm_cfg=None),
-        head=dict(type='MicsConsistencyHead', feat_dim=32, queue_size=16),
+        head=dict(type='MICSConsistencyHead', feat_dim=32, queue_size=16),
         recon_neck=dict(
             type='SimMIMLinearDecoder', in_channels=128, encoder_stride=32),
         recon_head=dict(
@@ -34,12 +34,12 @@ def tiny_resnet_mics(**kwargs):
             loss=dict(
                 type='PixelReconstructionLoss', criterion='L2', channel=3)),
         discriminator=dict(
-            type='MicsL2AttnDiscriminator',
+            type='MICSL2AttnDiscriminator',
             in_channels=128,
             embed_dims=32,
             depth=1,
             num_heads=2),
-        data_preprocessor=dict(type='MicsDataPreprocessor', **MEAN_STD))
+        data_preprocessor=dict(type='PerModalityDataPreprocessor', **MEAN_STD))
     cfg.update(kwargs)
     return cfg
 
@@ -55,7 +55,7 @@ def tiny_vit_mics(**kwargs):
         neck=dict(
             type='LinearNeck', in_channels=32, out_channels=16,
             norm_cfg=None),
-        head=dict(type='MicsConsistencyHead', feat_dim=16, queue_size=16),
+        head=dict(type='MICSConsistencyHead', feat_dim=16, queue_size=16),
         recon_neck=dict(
             type='MAEPretrainDecoder',
             num_patches=16,
@@ -70,12 +70,12 @@ def tiny_vit_mics(**kwargs):
             patch_size=8,
             loss=dict(type='PixelReconstructionLoss', criterion='L2')),
         discriminator=dict(
-            type='MicsL2AttnDiscriminator',
+            type='MICSL2AttnDiscriminator',
             in_channels=32,
             embed_dims=16,
             depth=1,
             num_heads=2),
-        data_preprocessor=dict(type='MicsDataPreprocessor', **MEAN_STD))
+        data_preprocessor=dict(type='PerModalityDataPreprocessor', **MEAN_STD))
     cfg.update(kwargs)
     return cfg
 
@@ -89,7 +89,7 @@ def build(cfg):
 
 def optim(model, lr=1e-3):
     cfg = dict(
-        constructor='MicsMultiOptimWrapperConstructor',
+        constructor='PartwiseOptimWrapperConstructor',
         generator=dict(
             type='OptimWrapper', optimizer=dict(type='AdamW', lr=lr)))
     if getattr(model, 'discriminator', None) is not None:
@@ -164,7 +164,7 @@ def test_switches_turn_losses_off():
 def test_switched_off_discriminator_skips_its_optimizer():
     model = build(tiny_resnet_mics(discriminator=None))
     cfg = dict(
-        constructor='MicsMultiOptimWrapperConstructor',
+        constructor='PartwiseOptimWrapperConstructor',
         generator=dict(type='OptimWrapper',
                        optimizer=dict(type='AdamW', lr=1e-3)),
         discriminator=dict(type='OptimWrapper',
@@ -187,7 +187,7 @@ def test_aligned_needs_discriminator_optimizer():
 
 
 def test_recon_needs_maskable_backbone():
-    with pytest.raises(TypeError, match='MicsMaskedResNet'):
+    with pytest.raises(TypeError, match='MaskedResNet'):
         build(
             tiny_resnet_mics(
                 backbone=dict(
@@ -274,7 +274,7 @@ def consistency_reference(feats, momentum, queues, temp, alpha):
 def test_consistency_head_matches_reference_and_enqueues():
     torch.manual_seed(0)
     head = MODELS.build(
-        dict(type='MicsConsistencyHead', feat_dim=8, queue_size=6,
+        dict(type='MICSConsistencyHead', feat_dim=8, queue_size=6,
              alpha=0.4))
     head.alpha_scale = 0.5
     feats = [torch.randn(4, 8), torch.randn(4, 8)]
@@ -301,7 +301,7 @@ def test_consistency_head_matches_reference_and_enqueues():
 
 def test_temperature_is_learned_and_clamped():
     head = MODELS.build(
-        dict(type='MicsConsistencyHead', feat_dim=8, queue_size=0,
+        dict(type='MICSConsistencyHead', feat_dim=8, queue_size=0,
              temperature=5.0))
     feats = [torch.randn(4, 8, requires_grad=True) for _ in range(2)]
     loss = head.loss(feats, [f.detach() for f in feats])
@@ -312,7 +312,7 @@ def test_temperature_is_learned_and_clamped():
 
 def test_masked_resnet_mask_ratio_and_token():
     backbone = MODELS.build(
-        dict(type='MicsMaskedResNet', depth=18, mask_patch_size=8,
+        dict(type='MaskedResNet', depth=18, mask_patch_size=8,
              mask_ratio=0.75))
     x = torch.randn(2, 3, 32, 32)
     feat, mask, ids = backbone(x, mask=True)
@@ -338,7 +338,7 @@ def test_random_patch_mask_exact_count():
 
 def test_discriminator_shapes_and_spectral_scaling():
     disc = MODELS.build(
-        dict(type='MicsL2AttnDiscriminator', in_channels=12, embed_dims=16,
+        dict(type='MICSL2AttnDiscriminator', in_channels=12, embed_dims=16,
              depth=2, num_heads=2, num_modalities=3))
     disc.init_weights()
     out = disc(torch.randn(5, 7, 12))
@@ -357,23 +357,23 @@ def test_discriminator_shapes_and_spectral_scaling():
 
 
 def test_aligned_head_targets():
-    head = MODELS.build(dict(type='MicsAlignedHead'))
+    head = MODELS.build(dict(type='MICSAlignedHead'))
     logits = torch.tensor([[3.0, -3.0], [-3.0, 3.0]])
     labels = torch.tensor([0, 1])
     # A discriminator that is right has low D loss and high G loss.
     assert head.disc_loss(logits, labels) < 0.01
     assert head.loss(logits, labels) > 5
-    uni = MODELS.build(dict(type='MicsAlignedHead', gen_target='uniform'))
+    uni = MODELS.build(dict(type='MICSAlignedHead', gen_target='uniform'))
     assert uni.loss(torch.zeros(2, 2), labels) == pytest.approx(
         torch.log(torch.tensor(2.)).item())
     with pytest.raises(ValueError):
-        MODELS.build(dict(type='MicsAlignedHead', gen_target='x'))
+        MODELS.build(dict(type='MICSAlignedHead', gen_target='x'))
 
 
 def test_data_preprocessor_per_modality_stats():
     pre = MODELS.build(
         dict(
-            type='MicsDataPreprocessor',
+            type='PerModalityDataPreprocessor',
             mean=dict(wli=[10., 20., 30.], nbi=[0., 0., 0.]),
             std=dict(wli=[1., 2., 3.], nbi=[1., 1., 1.]),
             to_rgb=False))
@@ -383,7 +383,7 @@ def test_data_preprocessor_per_modality_stats():
     assert out['inputs']['nbi'][0, :, 0, 0].tolist() == [60., 60., 60.]
     with pytest.raises(KeyError, match='lci'):
         pre(dict(inputs=dict(lci=[x]), data_samples=None))
-    rgb = MODELS.build(dict(type='MicsDataPreprocessor', to_rgb=True))
+    rgb = MODELS.build(dict(type='PerModalityDataPreprocessor', to_rgb=True))
     y = torch.stack([torch.full((2, 2), v, dtype=torch.uint8)
                      for v in (1, 2, 3)])
     assert rgb(dict(inputs=dict(wli=[y])))['inputs']['wli'][0, :, 0,

@@ -25,16 +25,16 @@ MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 
 def classifier_cfg(mode='cross_attention', **kwargs):
     cfg = dict(
-        type='MicsMultiModalClassifier',
+        type='MICSMultiModalClassifier',
         backbone=dict(type='ResNet', **SMALL_RESNET),
         neck=dict(
-            type='MicsFusionNeck', in_channels=128, mode=mode,
+            type='MICSFusionNeck', in_channels=128, mode=mode,
             embed_dims=32),
         head=dict(
-            type='MicsDistShiftHead', num_classes=3,
+            type='MICSDistShiftHead', num_classes=3,
             in_channels=dict(concat=256, gated=128,
                              cross_attention=32)[mode]),
-        data_preprocessor=dict(type='MicsDataPreprocessor', **MEAN_STD))
+        data_preprocessor=dict(type='PerModalityDataPreprocessor', **MEAN_STD))
     cfg.update(kwargs)
     return cfg
 
@@ -116,12 +116,12 @@ def tiny_mics_checkpoint(path, **backbone):
         dict(
             type='MICS',
             backbone=dict(
-                type='MicsMaskedResNet', mask_patch_size=8,
+                type='MaskedResNet', mask_patch_size=8,
                 **(backbone or SMALL_RESNET)),
             neck=dict(
                 type='LinearNeck', in_channels=128, out_channels=16,
                 norm_cfg=None),
-            head=dict(type='MicsConsistencyHead', feat_dim=16,
+            head=dict(type='MICSConsistencyHead', feat_dim=16,
                       queue_size=8)))
     mics.init_weights()
     torch.save(dict(state_dict=mics.state_dict(), meta=dict(epoch=1)), path)

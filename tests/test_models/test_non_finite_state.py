@@ -11,7 +11,7 @@ from mmpretrain.registry import MODELS
 def test_consistency_head_drops_non_finite_keys():
     torch.manual_seed(0)
     head = MODELS.build(
-        dict(type='MicsConsistencyHead', feat_dim=4, queue_size=8))
+        dict(type='MICSConsistencyHead', feat_dim=4, queue_size=8))
     before = head.queue.clone()
     feats = [torch.randn(3, 4), torch.randn(3, 4)]
     bad = [feats[0], feats[1] * float('nan')]
@@ -25,7 +25,7 @@ def test_consistency_head_drops_non_finite_keys():
 
 def test_dist_shift_head_ignores_non_finite_rows():
     head = MODELS.build(
-        dict(type='MicsDistShiftHead', num_classes=2, in_channels=3))
+        dict(type='MICSDistShiftHead', num_classes=2, in_channels=3))
     feats = torch.tensor([[1., 2., 3.], [float('nan'), 0., 0.],
                           [3., 2., 1.]])
     head.update_stats(feats, torch.tensor([0, 0, 1]))

@@ -18,11 +18,11 @@ CONFIG = osp.join(ROOT, 'configs/mics/finetune_kvasir_semi_demo.py')
 def tiny_classifier(**semi):
     model = MODELS.build(
         dict(
-            type='MicsMultiModalClassifier',
+            type='MICSMultiModalClassifier',
             backbone=dict(
                 type='ResNet', depth=18, base_channels=16, stem_channels=16),
-            neck=dict(type='MicsFusionNeck', in_channels=128, mode='gated'),
-            head=dict(type='MicsDistShiftHead', num_classes=3,
+            neck=dict(type='MICSFusionNeck', in_channels=128, mode='gated'),
+            head=dict(type='MICSDistShiftHead', num_classes=3,
                       in_channels=128),
             semi_supervised=semi or dict(threshold=0.9, weight=2.0)))
     model.init_weights()

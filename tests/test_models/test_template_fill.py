@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mics_mm.datasets import MRI_MODALITIES
-from mics_mm.models.utils import (MicsTemplateFiller, crop_templates,
+from mics_mm.models.utils import (BrainMVPTemplateFiller, crop_templates,
                                   fill_missing_modalities)
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -108,10 +108,10 @@ def _checkpoint(tmp_path, templates):
 
 def test_filler_reads_the_checkpoint_lazily_and_checks_the_canvas(tmp_path):
     templates = _templates()
-    missing = MicsTemplateFiller(str(tmp_path / 'nope.pth'))  # builds
+    missing = BrainMVPTemplateFiller(str(tmp_path / 'nope.pth'))  # builds
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         missing(torch.zeros(1, 3, 4, 6), _samples([('flair', )])[:1])
-    filler = MicsTemplateFiller(_checkpoint(tmp_path, templates),
+    filler = BrainMVPTemplateFiller(_checkpoint(tmp_path, templates),
                                 mask_background=False)
     x = torch.zeros(1, 3, 4, 6)
     out = filler(x, _samples([('flair', )]))
@@ -122,7 +122,7 @@ def test_filler_reads_the_checkpoint_lazily_and_checks_the_canvas(tmp_path):
         filler(x, _samples([('flair', )], canvas_shape=(9, 9, 9)))
     torch.save(dict(state_dict={}), tmp_path / 'other.pth')
     with pytest.raises(KeyError, match='no .templates.templates.'):
-        MicsTemplateFiller(str(tmp_path / 'other.pth'))(
+        BrainMVPTemplateFiller(str(tmp_path / 'other.pth'))(
             x, _samples([('flair', )]))
 
 
@@ -130,7 +130,7 @@ def test_mri_data_preprocessor_stacks_fills_and_normalises(tmp_path):
     templates = _templates()
     pre = MODELS.build(
         dict(
-            type='MicsMRIDataPreprocessor',
+            type='MRIDataPreprocessor',
             templates=_checkpoint(tmp_path, templates),
             mean=[0.5, 0.5, 0.5],
             std=[2.0, 2.0, 2.0]))
@@ -143,6 +143,6 @@ def test_mri_data_preprocessor_stacks_fills_and_normalises(tmp_path):
     ref = _reference_crop(templates, 0, [1, -1, 3], (4, 6, 1))[..., 0]
     torch.testing.assert_close(out['inputs'][0, 0], (ref - 0.5) / 2)
     torch.testing.assert_close(out['inputs'][0, 1], torch.zeros(4, 6))
-    plain = MODELS.build(dict(type='MicsMRIDataPreprocessor'))
+    plain = MODELS.build(dict(type='MRIDataPreprocessor'))
     out = plain(dict(inputs=inputs, data_samples=samples))
     assert not out['inputs'][:, 0].any()  # zeros without templates

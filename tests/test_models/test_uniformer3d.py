@@ -4,13 +4,13 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from mics_mm.models.backbones import MicsUniFormer3D
+from mics_mm.models.backbones import UniFormer3D
 from mics_mm.models.backbones.uniformer3d import _CBlock, _SABlock
-from mics_mm.models.necks import MicsDecoder3D
+from mics_mm.models.necks import BrainMVPConvDecoder3D
 
 
-def _tiny(**kwargs) -> MicsUniFormer3D:
-    model = MicsUniFormer3D(arch='tiny', **kwargs)
+def _tiny(**kwargs) -> UniFormer3D:
+    model = UniFormer3D(arch='tiny', **kwargs)
     model.init_weights()
     return model
 
@@ -18,7 +18,7 @@ def _tiny(**kwargs) -> MicsUniFormer3D:
 def test_tiny_all_out_indices_shapes():
     torch.manual_seed(0)
     model = MODELS.build(
-        dict(type='MicsUniFormer3D', arch='tiny', out_indices=(0, 1, 2, 3)))
+        dict(type='UniFormer3D', arch='tiny', out_indices=(0, 1, 2, 3)))
     model.init_weights()
     outs = model(torch.randn(2, 4, 32, 32, 32))
     assert len(outs) == 4
@@ -32,7 +32,7 @@ def test_tiny_all_out_indices_shapes():
 
 def test_s_arch_depths_widths_strides_params():
     torch.manual_seed(0)
-    model = MicsUniFormer3D(arch='s', out_indices=(0, 1, 2, 3))
+    model = UniFormer3D(arch='s', out_indices=(0, 1, 2, 3))
     model.init_weights()
     depths = [len(stage) for stage in model.stages]
     assert depths == [3, 4, 8, 3]
@@ -80,10 +80,10 @@ def test_drop_path_stochastic_in_train_deterministic_in_eval():
 
 def test_arch_errors():
     with pytest.raises(ValueError, match='tiny'):
-        MicsUniFormer3D(arch='huge')
+        UniFormer3D(arch='huge')
     with pytest.raises(ValueError):
-        MicsUniFormer3D(arch=dict(depths=(1, 1, 1, 1)))
-    custom = MicsUniFormer3D(
+        UniFormer3D(arch=dict(depths=(1, 1, 1, 1)))
+    custom = UniFormer3D(
         arch=dict(depths=(1, 1, 1, 1), widths=(8, 16, 32, 64)),
         head_dim=16)
     assert custom.stages[3][0].attn.num_heads == 4
@@ -95,7 +95,7 @@ def test_decoder_restores_volume_shape(scale, channels):
     torch.manual_seed(0)
     dec = MODELS.build(
         dict(
-            type='MicsDecoder3D',
+            type='BrainMVPConvDecoder3D',
             in_channels=64,
             channels=channels,
             out_channels=4,
@@ -107,18 +107,18 @@ def test_decoder_restores_volume_shape(scale, channels):
 
 
 def test_decoder_default_and_errors():
-    assert len(MicsDecoder3D().up) == 5 * 6
+    assert len(BrainMVPConvDecoder3D().up) == 5 * 6
     with pytest.raises(ValueError, match='len'):
-        MicsDecoder3D(channels=(256, 128, 64, 32), scale=32)
+        BrainMVPConvDecoder3D(channels=(256, 128, 64, 32), scale=32)
     with pytest.raises(ValueError):
-        MicsDecoder3D(channels=(8, 8), scale=6)
+        BrainMVPConvDecoder3D(channels=(8, 8), scale=6)
 
 
 def test_end_to_end_reconstruction_loss_decreases():
     torch.manual_seed(0)
     # stride-16 feature of a 16^3 volume keeps the 15 steps fast on CPU
     backbone = _tiny(out_indices=(2, ))
-    decoder = MicsDecoder3D(
+    decoder = BrainMVPConvDecoder3D(
         in_channels=64, channels=(32, 16, 8, 8), out_channels=4, scale=16)
     x = torch.randn(2, 4, 16, 16, 16)
     params = list(backbone.parameters()) + list(decoder.parameters())

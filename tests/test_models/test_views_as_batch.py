@@ -1,11 +1,11 @@
-"""MicsViewsAsBatchDataPreprocessor: the views of each sample become
+"""ViewsAsBatchDataPreprocessor: the views of each sample become
 samples of their own, view by view, normalised as SelfSupDataPreprocessor
 does; single-view input is left alone."""
 import pytest
 import torch
 from mmpretrain.structures import DataSample
 
-from mics_mm.models import MicsViewsAsBatchDataPreprocessor
+from mics_mm.models import ViewsAsBatchDataPreprocessor
 
 
 def _batch(views, batch=3, size=(8, 8)):
@@ -21,7 +21,7 @@ def _batch(views, batch=3, size=(8, 8)):
 
 
 def test_views_become_samples_view_by_view():
-    pre = MicsViewsAsBatchDataPreprocessor(
+    pre = ViewsAsBatchDataPreprocessor(
         mean=[10., 20., 30.], std=[2., 4., 5.], to_rgb=True)
     data = _batch(views=2)
     out = pre(data, training=True)
@@ -36,7 +36,7 @@ def test_views_become_samples_view_by_view():
 
 
 def test_single_view_is_unchanged():
-    pre = MicsViewsAsBatchDataPreprocessor(mean=[0., 0., 0.],
+    pre = ViewsAsBatchDataPreprocessor(mean=[0., 0., 0.],
                                            std=[1., 1., 1.])
     data = dict(inputs=torch.ones(2, 3, 4, 4), data_samples=None)
     out = pre(data)
@@ -45,7 +45,7 @@ def test_single_view_is_unchanged():
 
 
 def test_views_of_different_sizes_are_refused():
-    pre = MicsViewsAsBatchDataPreprocessor()
+    pre = ViewsAsBatchDataPreprocessor()
     data = _batch(views=2, size=[(8, 8), (6, 6)])
     with pytest.raises(ValueError, match='one shape'):
         pre(data)

@@ -19,19 +19,19 @@ def _mmseg_scope():
 
 
 def test_registered_in_mmseg():
-    for name in SHARED_TRANSFORMS + ('MicsPackMRISegInputs', ):
+    for name in SHARED_TRANSFORMS + ('PackMRISegInputs', ):
         assert TRANSFORMS.get(name) is not None, name
     for name in SHARED_DATASETS:
         assert DATASETS.get(name) is not None, name
-    for name in ('MicsMRISegDataPreProcessor', 'MicsUNetHead'):
+    for name in ('MRISegDataPreprocessor', 'UNetDecodeHead'):
         assert MODELS.get(name) is not None, name
-    assert METRICS.get('MicsVolumeDiceMetric') is not None
+    assert METRICS.get('VolumeDiceMetric') is not None
     # our ResNet comes from mmpretrain, by scope prefix
     assert MODELS.get('mmpretrain.ResNet') is not None
 
 
 def test_pack_mri_seg_inputs():
-    pack = TRANSFORMS.build(dict(type='MicsPackMRISegInputs'))
+    pack = TRANSFORMS.build(dict(type='PackMRISegInputs'))
     out = pack(
         dict(img=np.random.rand(4, 8, 10).astype(np.float32),
              gt_seg=np.ones((8, 10), np.int64), case='c1', slice_index=3,
@@ -52,7 +52,7 @@ def test_seg_data_preprocessor_fills_then_pads(tmp_path):
     ckpt = tmp_path / 'brainmvp.pth'
     torch.save(dict(state_dict={'templates.templates': templates}), ckpt)
     pre = MODELS.build(
-        dict(type='MicsMRISegDataPreProcessor', templates=str(ckpt),
+        dict(type='MRISegDataPreprocessor', templates=str(ckpt),
              size_divisor=8, seg_pad_val=255))
     x = torch.zeros(2, 6, 7)
     x[1] = 0.5  # t1 present everywhere
@@ -73,7 +73,7 @@ def test_seg_data_preprocessor_fills_then_pads(tmp_path):
 
 def test_unet_head_shapes_and_loss():
     head = MODELS.build(
-        dict(type='MicsUNetHead', in_channels=[8, 16, 32], in_index=[0, 1, 2],
+        dict(type='UNetDecodeHead', in_channels=[8, 16, 32], in_index=[0, 1, 2],
              channels=8, num_classes=3, norm_cfg=dict(type='BN'),
              loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)))
     feats = [torch.randn(2, 8, 16, 15), torch.randn(2, 16, 8, 8),
@@ -90,7 +90,7 @@ def test_unet_head_shapes_and_loss():
     losses['loss_ce'].backward()
     assert head.ups[0][0].conv.weight.grad is not None
     with pytest.raises(ValueError, match='>= 2 features'):
-        MODELS.build(dict(type='MicsUNetHead', in_channels=[8], in_index=[0],
+        MODELS.build(dict(type='UNetDecodeHead', in_channels=[8], in_index=[0],
                           channels=8, num_classes=2))
 
 
@@ -104,7 +104,7 @@ def _dice(pred, label, c):
 def test_volume_dice_equals_a_per_case_3d_reference():
     rng = np.random.default_rng(0)
     classes = ('background', 'a', 'b')
-    metric = METRICS.build(dict(type='MicsVolumeDiceMetric'))
+    metric = METRICS.build(dict(type='VolumeDiceMetric'))
     metric.dataset_meta = dict(classes=classes)
     volumes = {}
     for case in ('c1', 'c2'):
@@ -140,7 +140,7 @@ def test_volume_dice_equals_a_per_case_3d_reference():
     assert result['mDice_pooled'] == pytest.approx(
         (_dice(pooled_pred, pooled_label, 1) +
          _dice(pooled_pred, pooled_label, 2)) / 2)
-    bare = METRICS.build(dict(type='MicsVolumeDiceMetric'))
+    bare = METRICS.build(dict(type='VolumeDiceMetric'))
     bare.dataset_meta = {}
     with pytest.raises(ValueError, match="no 'classes'"):
         bare.process({}, batch)

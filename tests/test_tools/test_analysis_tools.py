@@ -23,7 +23,7 @@ from PIL import Image
 
 from mics_mm.datasets.demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
-from mics_mm.evaluation import MicsClsMetric
+from mics_mm.evaluation import ClsReportMetric
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -210,9 +210,9 @@ def test_plot_curves_clear_errors(tmp_path):
 
 
 def metrics_json(path, prefix=None):
-    """MicsClsMetric's output for 7 samples of 3 classes, as tools/test.py
+    """ClsReportMetric's output for 7 samples of 3 classes, as tools/test.py
     writes it; class 2 is never the true class (its AUC is undefined)."""
-    metric = MicsClsMetric(classes=['cat', 'dog', 'eel'], prefix=prefix)
+    metric = ClsReportMetric(classes=['cat', 'dog', 'eel'], prefix=prefix)
     scores = torch.tensor([[.8, .1, .1], [.6, .3, .1], [.2, .7, .1],
                            [.1, .8, .1], [.3, .3, .4], [.5, .4, .1],
                            [.2, .2, .6]])
@@ -270,7 +270,7 @@ def test_cls_report_clear_errors(tmp_path):
                          str(tmp_path)])
     (tmp_path / 'acc.json').write_text(json.dumps({'accuracy/top1': 50.0}))
     with pytest.raises(SystemExit, match="no 'confusion_matrix'.*"
-                       'MicsClsMetric'):
+                       'ClsReportMetric'):
         cls_report.main([str(tmp_path / 'acc.json'), '--out-dir',
                          str(tmp_path)])
     metrics = metrics_json(tmp_path / 'm.json')
@@ -324,7 +324,7 @@ def test_alignment_scores():
 
 def test_plain_backbone_cfg():
     resnet = feature_pca.plain_backbone_cfg(
-        dict(type='MicsMaskedResNet', depth=18, mask_patch_size=16,
+        dict(type='MaskedResNet', depth=18, mask_patch_size=16,
              mask_ratio=0.75, norm_cfg=dict(type='SyncBN'),
              init_cfg=dict(type='Pretrained', checkpoint='x.pth')))
     assert resnet == dict(type='ResNet', depth=18, norm_cfg=dict(type='BN'))
@@ -339,7 +339,7 @@ def test_plain_backbone_cfg():
 
 def test_plain_encoder_matches_the_pretrained_backbone(mics_ckpt):
     """The plain ResNet built for a MICS checkpoint gives the unmasked
-    features of the pre-training model's own MicsMaskedResNet."""
+    features of the pre-training model's own MaskedResNet."""
     cfg = Config.fromfile(PRETRAIN_CFG)
     state = torch.load(mics_ckpt, weights_only=False)['state_dict']
     encoders = feature_pca.load_encoders(cfg.model.backbone, state,
@@ -426,12 +426,12 @@ def tiny_classifier(backbone, neck, in_channels):
     torch.manual_seed(0)
     model = MODELS.build(
         dict(
-            type='MicsMultiModalClassifier',
+            type='MICSMultiModalClassifier',
             backbone=backbone,
             neck=neck,
-            head=dict(type='MicsDistShiftHead', num_classes=3,
+            head=dict(type='MICSDistShiftHead', num_classes=3,
                       in_channels=in_channels),
-            data_preprocessor=dict(type='MicsDataPreprocessor',
+            data_preprocessor=dict(type='PerModalityDataPreprocessor',
                                    **MEAN_STD)))
     model.init_weights()
     return model.eval()
@@ -443,7 +443,7 @@ def test_grad_cam_equals_cam_for_a_linear_head():
     class activation map relu(sum_c W[t, c] A_c)."""
     model = tiny_classifier(
         dict(type='ResNet', depth=18, base_channels=8, stem_channels=8),
-        dict(type='MicsFusionNeck', in_channels=64, mode='concat'), 128)
+        dict(type='MICSFusionNeck', in_channels=64, mode='concat'), 128)
     torch.manual_seed(1)
     size = 96  # a 3 x 3 last-stage map
     inputs = {m: torch.randn(3, 3, size, size) for m in ('wli', 'nbi')}
@@ -479,7 +479,7 @@ def test_grad_cam_vit_uses_tokens_entering_the_last_block():
                   feedforward_channels=64),
         img_size=32, patch_size=8, out_type='cls_token')
     model = tiny_classifier(
-        vit, dict(type='MicsFusionNeck', in_channels=32,
+        vit, dict(type='MICSFusionNeck', in_channels=32,
                   mode='cross_attention', embed_dims=32, num_heads=2), 32)
     torch.manual_seed(1)
     inputs = {m: torch.randn(2, 3, 32, 32) for m in ('wli', 'nbi')}
@@ -521,7 +521,7 @@ def test_gradcam_tool_grid(tmp_path, kvasir, finetune_ckpt):
 
 
 def test_gradcam_tool_rejects_other_models(tmp_path, kvasir, mics_ckpt):
-    with pytest.raises(SystemExit, match='MicsMultiModalClassifier'):
+    with pytest.raises(SystemExit, match='MICSMultiModalClassifier'):
         gradcam.main([
             PRETRAIN_CFG, mics_ckpt, '--out',
             str(tmp_path / 'x.png'), '--data-root', kvasir

@@ -14,7 +14,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import CheckpointLoader
 
 import mics_mm  # noqa: F401  (registers the modules, applies compat fixes)
-from mics_mm.datasets import MicsKvasirDataset
+from mics_mm.datasets import KvasirDataset
 
 DEFAULT_SPLIT = 'splits/test.json'
 DEFAULT_MODALITIES = ('wli', 'nbi')
@@ -112,20 +112,20 @@ def resize_pipeline(img_size: int,
     Returns:
         list[dict]: Transform configs.
     """
-    pipeline = [dict(type='MicsLoadMultiModalImages')]
+    pipeline = [dict(type='LoadMultiModalImages')]
     if 'wli' in modalities and 'nbi' in modalities:
-        pipeline.append(dict(type='MicsSimulatedNBI', src='wli', dst='nbi'))
+        pipeline.append(dict(type='SimulatedNBI', src='wli', dst='nbi'))
     pipeline += [
         dict(
-            type='MicsSharedTransforms',
+            type='SharedModalityTransforms',
             transforms=[dict(type='Resize', scale=(img_size, img_size))]),
-        dict(type='MicsPackMultiModalInputs'),
+        dict(type='PackMultiModalInputs'),
     ]
     return pipeline
 
 
 def build_split(data_root: Optional[str], split: str, pipeline: list,
-                modalities: Sequence[str]) -> MicsKvasirDataset:
+                modalities: Sequence[str]) -> KvasirDataset:
     """A Kvasir-layout (or MICS paired) split file as a dataset.
 
     Args:
@@ -135,7 +135,7 @@ def build_split(data_root: Optional[str], split: str, pipeline: list,
         modalities (Sequence[str]): Modalities of a sample.
 
     Returns:
-        MicsKvasirDataset: The dataset, in test mode.
+        KvasirDataset: The dataset, in test mode.
     """
     if not data_root:
         raise SystemExit('error: no data root: the config names none; give '
@@ -146,7 +146,7 @@ def build_split(data_root: Optional[str], split: str, pipeline: list,
             f'error: split file {ann!r} not found; write the splits with '
             f'python tools/data/make_splits.py --data-root {data_root} '
             '(or pass --data-root / --split).')
-    return MicsKvasirDataset(
+    return KvasirDataset(
         data_root=data_root,
         ann_file=split,
         modalities=tuple(modalities),
@@ -182,7 +182,7 @@ def spread_over_classes(labels: Sequence[int],
     return sorted(chosen)
 
 
-def labels_of(dataset: MicsKvasirDataset) -> List[int]:
+def labels_of(dataset: KvasirDataset) -> List[int]:
     """Ground-truth label of every sample of ``dataset`` (no image read)."""
     return [
         int(dataset.get_data_info(i)['gt_label'])
@@ -190,13 +190,13 @@ def labels_of(dataset: MicsKvasirDataset) -> List[int]:
     ]
 
 
-def batches(dataset: MicsKvasirDataset, indices: Sequence[int],
+def batches(dataset: KvasirDataset, indices: Sequence[int],
             batch_size: int):
     """Yield collated batches (``inputs`` dict of uint8 ``(N, C, H, W)``
     tensors per modality, ``data_samples``) of ``indices``.
 
     Args:
-        dataset (MicsKvasirDataset): The dataset.
+        dataset (KvasirDataset): The dataset.
         indices (Sequence[int]): Samples to load, in this order.
         batch_size (int): Samples per batch.
     """

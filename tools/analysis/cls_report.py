@@ -1,7 +1,7 @@
 """Per-class report of a classifier's test metrics (Markdown, CSV, PNG).
 
 Reads the metrics JSON that ``tools/test.py CONFIG CHECKPOINT --out m.json``
-writes for a config evaluated by ``MicsClsMetric`` (the MICS fine-tuning
+writes for a config evaluated by ``ClsReportMetric`` (the MICS fine-tuning
 configs) and writes into ``--out-dir``::
 
     python tools/analysis/cls_report.py work_dirs/finetune/test_metrics.json \\
@@ -32,7 +32,7 @@ COLUMNS = ('precision', 'recall', 'f1', 'auc', 'support')
 
 
 def load_metrics(path: str) -> dict:
-    """Read a ``MicsClsMetric`` JSON and check it.
+    """Read a ``ClsReportMetric`` JSON and check it.
 
     Args:
         path (str): The JSON written by ``tools/test.py ... --out``.
@@ -62,8 +62,8 @@ def load_metrics(path: str) -> dict:
     if missing:
         raise SystemExit(
             f'error: {path!r} has no {missing[0]!r} (missing: {missing}); '
-            'it must come from tools/test.py --out with the MicsClsMetric '
-            "evaluator (test_evaluator = dict(type='MicsClsMetric'), as in "
+            'it must come from tools/test.py --out with the ClsReportMetric '
+            "evaluator (test_evaluator = dict(type='ClsReportMetric'), as in "
             'the MICS fine-tuning configs).')
     k = len(metrics['confusion_matrix'])
     for key in PER_CLASS + ('auc_per_class', ):

@@ -3,7 +3,7 @@
 Features of a pre-trained encoder (a MICS pre-training checkpoint, any
 mmpretrain self-supervised checkpoint with ``backbone.`` keys such as
 SimCLR / MoCo v3 / BYOL / MAE, an ``ImageClassifier``, or a fine-tuned
-``MicsMultiModalClassifier`` whose per-modality encoders are under
+``MICSMultiModalClassifier`` whose per-modality encoders are under
 ``backbones.<modality>.``) on the WLI and the (simulated) NBI image of every
 sample of a Kvasir-layout split, projected to 2D by PCA (numpy SVD; no UMAP,
 no scikit-learn), and a modality-alignment score::
@@ -14,7 +14,7 @@ no scikit-learn), and a modality-alignment score::
 
 - **Encoder.** ``model.backbone`` of CONFIG. The masked pre-training
   backbones are built as their plain counterparts with the same depth / arch
-  (``MicsMaskedResNet`` -> ``ResNet``, ``MAEViT`` -> ``VisionTransformer``)
+  (``MaskedResNet`` -> ``ResNet``, ``MAEViT`` -> ``VisionTransformer``)
   and give unmasked features. Every weight of the encoder must be in the
   checkpoint under the prefix; extra keys (``mask_token``) are ignored.
 - **Images.** The split file (default ``splits/test.json`` under the
@@ -58,7 +58,7 @@ from mmpretrain.registry import MODELS  # noqa: E402
 # Masked pre-training backbones -> the plain backbone with the same weights,
 # and the arguments only the masked forward uses.
 PLAIN_BACKBONES = {
-    'MicsMaskedResNet': ('ResNet', ('mask_patch_size', 'mask_ratio')),
+    'MaskedResNet': ('ResNet', ('mask_patch_size', 'mask_ratio')),
     'MAEViT': ('VisionTransformer', ('mask_ratio', )),
 }
 # Output format of MAEViT when unset (VisionTransformer defaults to the
@@ -74,7 +74,7 @@ def plain_backbone_cfg(backbone: dict) -> dict:
             config.
 
     Returns:
-        dict: The same backbone with masking removed (``MicsMaskedResNet``
+        dict: The same backbone with masking removed (``MaskedResNet``
         -> ``ResNet``, ``MAEViT`` -> ``VisionTransformer``), no
         ``init_cfg`` (the checkpoint is loaded afterwards) and BN instead
         of SyncBN (features are extracted in eval mode on one process).
@@ -103,7 +103,7 @@ def encoder_prefixes(model_cfg: dict, modalities: Sequence[str],
         model_cfg (dict): ``model`` of the config.
         modalities (Sequence[str]): Modality names.
         prefix (str, optional): One prefix for every modality; None picks
-            ``backbones.<modality>.`` for ``MicsMultiModalClassifier`` and
+            ``backbones.<modality>.`` for ``MICSMultiModalClassifier`` and
             ``backbone.`` otherwise. Defaults to None.
 
     Returns:
@@ -111,7 +111,7 @@ def encoder_prefixes(model_cfg: dict, modalities: Sequence[str],
     """
     if prefix is not None:
         return {m: prefix for m in modalities}
-    if model_cfg.get('type') == 'MicsMultiModalClassifier':
+    if model_cfg.get('type') == 'MICSMultiModalClassifier':
         return {m: f'backbones.{m}.' for m in modalities}
     return {m: 'backbone.' for m in modalities}
 
@@ -156,12 +156,12 @@ def load_encoders(backbone_cfg: dict, state: Dict[str, torch.Tensor],
 
 
 def build_preprocessor(cfg, modalities: Sequence[str]) -> nn.Module:
-    """``MicsDataPreprocessor`` with the config's mean / std / to_rgb."""
+    """``PerModalityDataPreprocessor`` with the config's mean / std / to_rgb."""
     source = cfg.model.get('data_preprocessor') or cfg.get(
         'data_preprocessor') or {}
     return MODELS.build(
         dict(
-            type='MicsDataPreprocessor',
+            type='PerModalityDataPreprocessor',
             mean=source.get('mean'),
             std=source.get('std'),
             to_rgb=source.get('to_rgb', True),
@@ -375,7 +375,7 @@ def parse_args(argv=None):
         '(default: all)')
     parser.add_argument(
         '--prefix', help='state-dict prefix of the encoder (default: '
-        "'backbones.<modality>.' for MicsMultiModalClassifier, else "
+        "'backbones.<modality>.' for MICSMultiModalClassifier, else "
         "'backbone.')")
     parser.add_argument('--img-size', type=int,
                         help="input side (default: the config's img_size)")

@@ -1,6 +1,6 @@
 """Grad-CAM heat maps of the MICS fusion classifier, one per modality.
 
-For a fine-tuned ``MicsMultiModalClassifier`` (configs under
+For a fine-tuned ``MICSMultiModalClassifier`` (configs under
 ``configs/mics/benchmarks/``) and images of a Kvasir-layout split::
 
     python tools/analysis/gradcam.py configs/mics/finetune_kvasir_demo.py \\
@@ -128,7 +128,7 @@ class FeatureTap:
 def grad_cam(model: nn.Module, inputs: Dict[str, torch.Tensor],
              target: Optional[torch.Tensor] = None
              ) -> Tuple[Dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-    """Grad-CAM of every modality of a ``MicsMultiModalClassifier``.
+    """Grad-CAM of every modality of a ``MICSMultiModalClassifier``.
 
     Args:
         model (nn.Module): The classifier (``backbones`` per modality, the
@@ -176,7 +176,7 @@ def grad_cam(model: nn.Module, inputs: Dict[str, torch.Tensor],
 
 def build_classifier(cfg, state: Dict[str, torch.Tensor],
                      checkpoint: str = 'checkpoint') -> nn.Module:
-    """The config's ``MicsMultiModalClassifier`` with the checkpoint's
+    """The config's ``MICSMultiModalClassifier`` with the checkpoint's
     weights (the pre-training checkpoint of ``model.pretrained`` is not
     read).
 
@@ -190,10 +190,10 @@ def build_classifier(cfg, state: Dict[str, torch.Tensor],
         nn.Module: The model in eval mode.
     """
     model_cfg = dict(cfg.model)
-    if model_cfg.get('type') != 'MicsMultiModalClassifier':
+    if model_cfg.get('type') != 'MICSMultiModalClassifier':
         raise SystemExit(
             f"error: model.type is {model_cfg.get('type')!r}; gradcam.py "
-            'explains the fusion classifier MicsMultiModalClassifier (the '
+            'explains the fusion classifier MICSMultiModalClassifier (the '
             'configs under configs/mics/benchmarks/ with a 10pct / semi / '
             'linear name).')
     model_cfg['pretrained'] = None

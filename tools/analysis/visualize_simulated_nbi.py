@@ -2,7 +2,7 @@
 
 Reads a Kvasir-style folder (``<data>/<class>/*.jpg``) or a MICS paired
 folder (``<data>/{train,test}/<class>_WLI/*.png``), takes the first image of
-``--num`` classes, applies ``MicsSimulatedNBI`` (the registered pipeline
+``--num`` classes, applies ``SimulatedNBI`` (the registered pipeline
 transform of :mod:`mics_mm.datasets.transforms`, default arguments) and
 saves a figure
 WLI | simulated NBI (| NBI on disk, for the paired layout). When the folder
@@ -27,8 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from mics_mm.datasets.demo import is_synthetic_demo  # noqa: E402
-from mics_mm.datasets.transforms import (MicsLoadMultiModalImages,  # noqa
-                                         MicsSimulatedNBI)
+from mics_mm.datasets.transforms import (LoadMultiModalImages,  # noqa
+                                         SimulatedNBI)
 
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 
@@ -98,8 +98,8 @@ def main(argv=None) -> None:
     samples = find_samples(data, args.num)
     if not samples:
         raise SystemExit(f'no images found under {data}')
-    load = MicsLoadMultiModalImages()
-    simulate = MicsSimulatedNBI(dst='simulated_nbi')
+    load = LoadMultiModalImages()
+    simulate = SimulatedNBI(dst='simulated_nbi')
     paired = any('nbi' in paths for _, paths in samples)
     cols = ['WLI', 'simulated NBI'] + (['NBI on disk'] if paired else [])
 
@@ -124,7 +124,7 @@ def main(argv=None) -> None:
         axes[row, 0].text(
             -0.05, 0.5, name, transform=axes[row, 0].transAxes,
             rotation=90, ha='right', va='center', fontsize=8)
-    title = 'WLI vs simulated NBI (MicsSimulatedNBI)'
+    title = 'WLI vs simulated NBI (SimulatedNBI)'
     if is_synthetic_demo(data):
         title += '\nsynthetic demo data - NOT real endoscopy'
     fig.suptitle(title, fontsize=10)

@@ -308,7 +308,7 @@ def _set_loader(cfg, loader: str, data: str, workers: int,
         return
     ds = loader_cfg.dataset
     inner = ds.dataset if ds.get('type') == 'RepeatDataset' else ds
-    if inner.get('type') == 'MicsSemiSupervisedDataset':
+    if inner.get('type') == 'SemiSupervisedDataset':
         raise ValueError('label_efficiency: semi-supervised configs are not '
                          'supported here')
     inner.data_root = data
@@ -458,7 +458,7 @@ def pretrain_cfg(args, path: str, data: str):
         type='CheckpointHook', interval=args.pretrain_epochs,
         max_keep_ckpts=1)
     for hook in cfg.get('custom_hooks', []):
-        if hook.get('type') == 'MicsBrainMVPScheduleHook':
+        if hook.get('type') == 'BrainMVPScheduleHook':
             hook['cl_start'] = max(1, (2 * args.pretrain_epochs) // 3)
     cfg.randomness = dict(seed=0, deterministic=False)
     return cfg
@@ -484,7 +484,7 @@ def finetune_cfg(args, backbone: str, protocol: str, data: str,
         cfg.model.pretrained = checkpoint
         cfg.custom_hooks = [
             h for h in cfg.get('custom_hooks', [])
-            if h.get('type') != 'MicsRandomStateHook'
+            if h.get('type') != 'RandomStateHook'
         ]
     else:
         cfg.train_dataloader.dataset.ann_file = train_ann

@@ -40,7 +40,7 @@ Examples (the figures in the README / docs/benchmarks.md come from these)::
         --out work_dirs/bench/resnet18_sweep.json
 
 MICS uses its configs' settings: 128-d (demo) projection, and the queue
-that ``MicsQueueSizeHook`` leaves on Kvasir v1 (half of its 2,800 training
+that ``MICSQueueSizeHook`` leaves on Kvasir v1 (half of its 2,800 training
 images: 1,400 slots; ``--queue-size 65536`` measures the uncapped
 public-code queue).
 """
@@ -118,7 +118,7 @@ def parse_args(argv=None):
         type=int,
         default=1400,
         help='MICS consistency queue length (default: what '
-        'MicsQueueSizeHook gives on Kvasir v1, 0.5 x 2,800 training images)')
+        'MICSQueueSizeHook gives on Kvasir v1, 0.5 x 2,800 training images)')
     parser.add_argument(
         '--consistency-from',
         choices=['config', 'full', 'masked'],
@@ -258,7 +258,7 @@ def fake_batch(args, method: str, size: int, batch: int) -> dict:
     if method == 'mics':
         return dict(inputs=dict(wli=rgb(), nbi=rgb()), data_samples=None)
     # SimCLR, MoCo v3, BYOL: two views; MAE: the two modalities, which its
-    # MicsViewsAsBatchDataPreprocessor makes 2 x batch samples
+    # ViewsAsBatchDataPreprocessor makes 2 x batch samples
     return dict(
         inputs=[torch.stack(rgb()), torch.stack(rgb())],
         data_samples=[None] * batch)

@@ -35,7 +35,7 @@ def parse_args(argv=None):
 
 
 def normalise(volume: np.ndarray) -> np.ndarray:
-    """Min-max normalise to [0, 1] (what MicsModalityTemplates feeds in)."""
+    """Min-max normalise to [0, 1] (what BrainMVPModalityTemplates feeds in)."""
     low, high = volume.min(), volume.max()
     return (volume - low) / max(float(high - low), 1e-6)
 

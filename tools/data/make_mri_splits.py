@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from mics_mm.datasets import MicsBrainMRIDataset
+from mics_mm.datasets import BrainMRIDataset
 
 
 def parse_args(argv=None):
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         print('error: need 0 <= val, 0 < test, val + test < 1 and '
               '0 < labelled <= 1', file=sys.stderr)
         return 1
-    infos = MicsBrainMRIDataset(data_root=root, lazy_init=False).data_list
+    infos = BrainMRIDataset(data_root=root, lazy_init=False).data_list
     order = np.random.default_rng(args.seed).permutation(len(infos))
     infos = [infos[i] for i in order]
     n_test = max(1, int(round(args.test * len(infos))))

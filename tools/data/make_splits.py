@@ -8,7 +8,7 @@ writes ``train.json``, ``val.json``, ``test.json``, nested labelled subsets
 ``train_labeled_{p}pct.json`` / ``train_unlabeled_{p}pct.json`` (p = 1, 5, 10,
 20, 50, 100; no unlabelled file for 100) and ``splits_meta.json`` into
 ``<data-root>/splits/``. Use them with
-``MicsKvasirDataset(data_root=..., ann_file='splits/train.json')``.
+``KvasirDataset(data_root=..., ann_file='splits/train.json')``.
 See :func:`mics_mm.datasets.splits.make_splits` for the rules.
 """
 import argparse
@@ -35,7 +35,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(
         description='Write stratified train/val/test and labelled-subset '
-        'split files (mmengine JSON) for MicsKvasirDataset.')
+        'split files (mmengine JSON) for KvasirDataset.')
     parser.add_argument(
         '--data-root', required=True, help='dataset folder')
     parser.add_argument(

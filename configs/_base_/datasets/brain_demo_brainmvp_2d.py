@@ -4,7 +4,7 @@
 # Studies come from the manifest pretrain.json; each item is one random
 # axial slice of 4 sampled modalities, cropped to 96 x 96, its position on
 # the 98 x 116 x 94 (2 mm) canvas kept for the templates.
-dataset_type = 'MicsBrainMRIDataset'
+dataset_type = 'BrainMRIDataset'
 data_root = 'data/brain_demo/'
 num_modalities = 4
 crop_size = (96, 96)
@@ -12,15 +12,15 @@ crop_size = (96, 96)
 train_pipeline = [
     # Reading and normalising a study is the costly part: once per worker.
     dict(
-        type='MicsCachedCompose',
+        type='CachedCompose',
         transforms=[
-            dict(type='MicsLoadMRIStudy', reorient_ras=True),
-            dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
+            dict(type='LoadMRIStudy', reorient_ras=True),
+            dict(type='PercentileNormalize', low=5, high=95, clip=True),
         ]),
-    dict(type='MicsSampleModalities', num=num_modalities),
-    dict(type='MicsRandomSlice2D', axis=2, min_foreground=0.05),
-    dict(type='MicsCropPad', size=crop_size, mode='random'),
-    dict(type='MicsPackMRIInputs'),
+    dict(type='SampleModalities', num=num_modalities),
+    dict(type='RandomSlice2D', axis=2, min_foreground=0.05),
+    dict(type='CropPad', size=crop_size, mode='random'),
+    dict(type='PackMRIInputs'),
 ]
 train_dataloader = dict(
     batch_size=16,

@@ -1,7 +1,7 @@
 # Tissue segmentation (CSF, grey and white matter) on the demo brain set
 # (tools/data/make_brain_demo.py) through mmsegmentation, on axial slices.
 # The model takes 4 modality channels; the segmentation studies have the
-# T1 only, so flair / t2 / pd are missing: MicsArrangeModalities leaves
+# T1 only, so flair / t2 / pd are missing: ArrangeModalities leaves
 # them zero and the data preprocessor fills them from BrainMVP's templates
 # (or leaves zeros when training from scratch).
 data_root = 'data/brain_demo/'
@@ -13,24 +13,24 @@ crop_size = (96, 96)
 test_size = (128, 128)
 
 load_study = dict(
-    type='MicsCachedCompose',
+    type='CachedCompose',
     transforms=[
-        dict(type='MicsLoadMRIStudy', reorient_ras=True),
-        dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
-        dict(type='MicsArrangeModalities', modalities=modalities),
+        dict(type='LoadMRIStudy', reorient_ras=True),
+        dict(type='PercentileNormalize', low=5, high=95, clip=True),
+        dict(type='ArrangeModalities', modalities=modalities),
     ])
 train_pipeline = [
     load_study,
-    dict(type='MicsRandomSlice2D', axis=2, min_foreground=0.05),
-    dict(type='MicsCropPad', size=crop_size, mode='random'),
-    dict(type='MicsPackMRISegInputs'),
+    dict(type='RandomSlice2D', axis=2, min_foreground=0.05),
+    dict(type='CropPad', size=crop_size, mode='random'),
+    dict(type='PackMRISegInputs'),
 ]
 # Every slice with brain (label) voxels, whole (padded, nothing cut).
 test_pipeline = [
     load_study,
-    dict(type='MicsTakeSlice2D'),
-    dict(type='MicsCropPad', size=test_size, mode='center'),
-    dict(type='MicsPackMRISegInputs'),
+    dict(type='TakeSlice2D'),
+    dict(type='CropPad', size=test_size, mode='center'),
+    dict(type='PackMRISegInputs'),
 ]
 train_dataloader = dict(
     batch_size=8,
@@ -38,7 +38,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='MicsBrainMRIDataset',
+        type='BrainMRIDataset',
         data_root=data_root,
         ann_file='seg_train.json',
         modalities=modalities,
@@ -51,7 +51,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='MicsBrainMRISliceDataset',
+        type='BrainMRISliceDataset',
         data_root=data_root,
         ann_file='seg_val.json',
         modalities=modalities,
@@ -64,5 +64,5 @@ val_dataloader = dict(
 test_dataloader = dict(
     val_dataloader,
     dataset=dict(val_dataloader['dataset'], ann_file='seg_test.json'))
-val_evaluator = dict(type='MicsVolumeDiceMetric')
+val_evaluator = dict(type='VolumeDiceMetric')
 test_evaluator = val_evaluator

@@ -3,18 +3,18 @@
 # nibabel, RAS, per-channel 5-95 percentile scaling to [0, 1], foreground
 # crop, 4 modalities sampled per study (duplicated when fewer), random 96^3
 # patches that keep their position on the canvas for the templates.
-dataset_type = 'MicsBrainMRIDataset'
+dataset_type = 'BrainMRIDataset'
 data_root = 'data/brats/'
 num_modalities = 4
 patch_size = 96
 
 train_pipeline = [
-    dict(type='MicsLoadMRIStudy', reorient_ras=True),
-    dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
-    dict(type='MicsForegroundCrop'),
-    dict(type='MicsSampleModalities', num=num_modalities),
-    dict(type='MicsRandomPatch3D', size=patch_size),
-    dict(type='MicsPackMRIInputs'),
+    dict(type='LoadMRIStudy', reorient_ras=True),
+    dict(type='PercentileNormalize', low=5, high=95, clip=True),
+    dict(type='ForegroundCrop'),
+    dict(type='SampleModalities', num=num_modalities),
+    dict(type='RandomPatch3D', size=patch_size),
+    dict(type='PackMRIInputs'),
 ]
 train_dataloader = dict(
     batch_size=2,

@@ -9,23 +9,23 @@ classes = ('LGG', 'HGG')
 patch_size = 96
 
 train_pipeline = [
-    dict(type='MicsLoadMRIStudy', reorient_ras=True),
-    dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
-    dict(type='MicsArrangeModalities', modalities=modalities),
-    dict(type='MicsForegroundCrop'),
-    dict(type='MicsCropPad', size=patch_size, mode='random'),
-    dict(type='MicsPackMRIInputs'),
+    dict(type='LoadMRIStudy', reorient_ras=True),
+    dict(type='PercentileNormalize', low=5, high=95, clip=True),
+    dict(type='ArrangeModalities', modalities=modalities),
+    dict(type='ForegroundCrop'),
+    dict(type='CropPad', size=patch_size, mode='random'),
+    dict(type='PackMRIInputs'),
 ]
 test_pipeline = [
-    dict(type='MicsLoadMRIStudy', reorient_ras=True),
-    dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
-    dict(type='MicsArrangeModalities', modalities=modalities),
-    dict(type='MicsForegroundCrop'),
-    dict(type='MicsCropPad', size=patch_size, mode='center'),
-    dict(type='MicsPackMRIInputs'),
+    dict(type='LoadMRIStudy', reorient_ras=True),
+    dict(type='PercentileNormalize', low=5, high=95, clip=True),
+    dict(type='ArrangeModalities', modalities=modalities),
+    dict(type='ForegroundCrop'),
+    dict(type='CropPad', size=patch_size, mode='center'),
+    dict(type='PackMRIInputs'),
 ]
 common = dict(
-    type='MicsBrainMRIDataset',
+    type='BrainMRIDataset',
     data_root=data_root,
     modalities=modalities,
     allow_missing=True,
@@ -48,5 +48,5 @@ val_dataloader = dict(
 test_dataloader = dict(
     val_dataloader,
     dataset=dict(val_dataloader['dataset'], ann_file='cls_test.json'))
-val_evaluator = dict(type='MicsClsMetric')
+val_evaluator = dict(type='ClsReportMetric')
 test_evaluator = val_evaluator

@@ -12,30 +12,30 @@ crop_size = (192, 192)
 test_size = (256, 256)  # whole 240 x 240 slices, padded to /32
 
 load_study = dict(
-    type='MicsLoadMRIStudy',
+    type='LoadMRIStudy',
     reorient_ras=True,
     label_map={0: 0, 1: 1, 2: 2, 3: 3, 4: 3})
 train_pipeline = [
     load_study,
-    dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
-    dict(type='MicsArrangeModalities', modalities=modalities),
-    dict(type='MicsRandomSlice2D', axis=2, min_foreground=0.05),
-    dict(type='MicsCropPad', size=crop_size, mode='random'),
-    dict(type='MicsPackMRISegInputs'),
+    dict(type='PercentileNormalize', low=5, high=95, clip=True),
+    dict(type='ArrangeModalities', modalities=modalities),
+    dict(type='RandomSlice2D', axis=2, min_foreground=0.05),
+    dict(type='CropPad', size=crop_size, mode='random'),
+    dict(type='PackMRISegInputs'),
 ]
 # Slices of one study in a row: read it once (cache of 2 studies).
 test_pipeline = [
     dict(
-        type='MicsCachedCompose',
+        type='CachedCompose',
         max_items=2,
         transforms=[
             load_study,
-            dict(type='MicsPercentileNormalize', low=5, high=95, clip=True),
-            dict(type='MicsArrangeModalities', modalities=modalities),
+            dict(type='PercentileNormalize', low=5, high=95, clip=True),
+            dict(type='ArrangeModalities', modalities=modalities),
         ]),
-    dict(type='MicsTakeSlice2D'),
-    dict(type='MicsCropPad', size=test_size, mode='center'),
-    dict(type='MicsPackMRISegInputs'),
+    dict(type='TakeSlice2D'),
+    dict(type='CropPad', size=test_size, mode='center'),
+    dict(type='PackMRISegInputs'),
 ]
 dataset = dict(
     data_root=data_root,

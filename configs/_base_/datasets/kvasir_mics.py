@@ -1,14 +1,14 @@
 # Kvasir (WLI-only) for MICS pre-training: the NBI view is simulated from
 # the WLI image (METHODS.md decision 2). On the paired MICS layout
 # (<root>/train/<class>_WLI, <class>_NBI) the real NBI image is used and
-# MicsSimulatedNBI does nothing.
-dataset_type = 'MicsKvasirDataset'
+# SimulatedNBI does nothing.
+dataset_type = 'KvasirDataset'
 data_root = 'data/kvasir/'
 modalities = ('wli', 'nbi')
 img_size = 224
 
 data_preprocessor = dict(
-    type='MicsDataPreprocessor',
+    type='PerModalityDataPreprocessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True,
@@ -17,7 +17,7 @@ data_preprocessor = dict(
 # Photometric augmentation drawn per modality (decision 3); leaf configs
 # that change the crop size reuse it as {{_base_.photometric_transforms}}.
 photometric_transforms = dict(
-    type='MicsPerModalityTransforms',
+    type='PerModalityTransforms',
     transforms=[
         dict(
             type='RandomApply',
@@ -33,11 +33,11 @@ photometric_transforms = dict(
     ])
 
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     # Geometry shared by the modalities of a sample (decision 3).
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -46,7 +46,7 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     photometric_transforms,
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 
 train_dataloader = dict(

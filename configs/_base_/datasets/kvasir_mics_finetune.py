@@ -7,10 +7,10 @@ _base_ = './kvasir_mics.py'
 img_size = 224
 
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -19,7 +19,7 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     dict(
-        type='MicsPerModalityTransforms',
+        type='PerModalityTransforms',
         transforms=[
             dict(
                 type='RandomApply',
@@ -32,15 +32,15 @@ train_pipeline = [
                 ],
                 prob=0.5),
         ]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 test_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[dict(type='Resize', scale=(img_size, img_size))]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 
 train_dataloader = dict(
@@ -63,5 +63,5 @@ val_dataloader = dict(
 test_dataloader = dict(
     val_dataloader,
     dataset=dict(val_dataloader['dataset'], ann_file='splits/test.json'))
-val_evaluator = dict(type='MicsClsMetric')
+val_evaluator = dict(type='ClsReportMetric')
 test_evaluator = val_evaluator

@@ -1,7 +1,7 @@
 # Kvasir for mmpretrain's two-view baselines (SimCLR, MoCo v3, BYOL) with
 # the two modalities as the two views: exactly the MICS pipeline (load,
 # simulated NBI, shared crop / flip, per-modality jitter), then
-# MicsModalitiesAsViews + mmpretrain's PackInputs, normalised like MICS.
+# ModalitiesAsViews + mmpretrain's PackInputs, normalised like MICS.
 _base_ = ['./kvasir_mics.py']
 data_preprocessor = dict(
     _delete_=True,
@@ -10,10 +10,10 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -22,7 +22,7 @@ train_pipeline = [
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
     {{_base_.photometric_transforms}},
-    dict(type='MicsModalitiesAsViews', modalities=('wli', 'nbi')),
+    dict(type='ModalitiesAsViews', modalities=('wli', 'nbi')),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

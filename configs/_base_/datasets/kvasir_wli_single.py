@@ -2,8 +2,8 @@
 # loading, crop and flip on the WLI image alone, normalised like MICS.
 _base_ = ['./kvasir_mm_views.py']
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSelectModality', modality='wli'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SelectModality', modality='wli'),
     dict(
         type='RandomResizedCrop',
         scale={{_base_.img_size}},

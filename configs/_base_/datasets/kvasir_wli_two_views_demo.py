@@ -18,8 +18,8 @@ wli_view = [
         prob=0.8),
 ]
 wli_two_views_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSelectModality', modality='wli'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SelectModality', modality='wli'),
     dict(type='MultiView', num_views=2, transforms=[wli_view]),
     dict(type='PackInputs'),
 ]

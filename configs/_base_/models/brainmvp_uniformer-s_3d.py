@@ -4,9 +4,9 @@
 # mask ratio 0.8, loss 10 * MD + CMR + CL.
 model = dict(
     type='BrainMVP',
-    backbone=dict(type='MicsUniFormer3D', arch='s', in_channels=4),
+    backbone=dict(type='UniFormer3D', arch='s', in_channels=4),
     neck=dict(
-        type='MicsDecoder3D',
+        type='BrainMVPConvDecoder3D',
         in_channels=512,
         channels=(256, 128, 64, 32, 16),
         out_channels=4,
@@ -18,9 +18,9 @@ model = dict(
         out_channels=128,
         num_layers=2,
         with_avg_pool=False),
-    head=dict(type='MicsInfoNCEHead', temperature=0.1),
+    head=dict(type='InfoNCEHead', temperature=0.1),
     templates=dict(
-        type='MicsModalityTemplates', num_modalities=8,
+        type='BrainMVPModalityTemplates', num_modalities=8,
         canvas=(240, 240, 155)),
     block_size=8,
     mask_ratio=0.8,

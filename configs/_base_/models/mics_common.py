@@ -1,20 +1,20 @@
 # The parts of MICS every backbone shares (METHODS.md §1): 256-d consistency
 # projection with a 65,536 queue (capped for small data by
-# MicsQueueSizeHook), temperature 0.07, alpha 0.4, m = 0.995 (mmengine:
+# MICSQueueSizeHook), temperature 0.07, alpha 0.4, m = 0.995 (mmengine:
 # 0.005), a 6-block L2-attention discriminator, loss weights 10 / 1 / 0.1.
 model = dict(
     type='MICS',
     modalities=('wli', 'nbi'),
     head=dict(
-        type='MicsConsistencyHead',
+        type='MICSConsistencyHead',
         feat_dim=256,
         queue_size=65536,
         temperature=0.07,
         alpha=0.4),
     discriminator=dict(
-        type='MicsL2AttnDiscriminator', embed_dims=256, depth=6,
+        type='MICSL2AttnDiscriminator', embed_dims=256, depth=6,
         num_heads=4),
-    aligned_head=dict(type='MicsAlignedHead', gen_target='flip'),
+    aligned_head=dict(type='MICSAlignedHead', gen_target='flip'),
     loss_weights=dict(reconstruction=10.0, consistency=1.0, aligned=0.1),
     momentum=0.005,
     cross_modal_recon=False)

@@ -4,16 +4,16 @@
 # distribution-shift head on the fused feature, modality dropout so that
 # prediction also works when a modality is missing.
 model = dict(
-    type='MicsMultiModalClassifier',
+    type='MICSMultiModalClassifier',
     modalities=('wli', 'nbi'),
     neck=dict(
-        type='MicsFusionNeck',
+        type='MICSFusionNeck',
         mode='cross_attention',
         embed_dims=256,
         num_heads=4,
         depth=1),
     head=dict(
-        type='MicsDistShiftHead',
+        type='MICSDistShiftHead',
         num_classes=8,
         in_channels=256,
         lambda0=0.5,

@@ -8,7 +8,7 @@
 _base_ = './mics_common.py'
 model = dict(
     backbone=dict(
-        type='MicsMaskedResNet',
+        type='MaskedResNet',
         depth=50,
         mask_patch_size=32,
         mask_ratio=0.75,

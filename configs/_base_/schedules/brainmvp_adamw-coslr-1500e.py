@@ -1,7 +1,7 @@
 # BrainMVP optimisation (public code): AdamW lr 3e-4, wd 1e-5, cosine,
 # 1500 epochs. The contrastive loss starts late: at epoch 1000 here (the
 # public code's exact switch point is not documented; this is our choice),
-# driven by MicsBrainMVPScheduleHook (METHODS.md §2 decision 2).
+# driven by BrainMVPScheduleHook (METHODS.md §2 decision 2).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-4, weight_decay=1e-5))
@@ -17,8 +17,8 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1500)
 auto_scale_lr = dict(base_batch_size=16)
 custom_hooks = [
-    dict(type='MicsBrainMVPScheduleHook', cl_start=1000, by_epoch=True),
-    dict(type='MicsRandomStateHook'),
+    dict(type='BrainMVPScheduleHook', cl_start=1000, by_epoch=True),
+    dict(type='RandomStateHook'),
 ]
 # With CL off, the projector and contrastive head are unused.
 find_unused_parameters = True

@@ -3,7 +3,7 @@
 # discriminator of the aligned loss, in its own optimizer wrapper.
 # The 100-epoch length is this project's choice (not given by the paper).
 optim_wrapper = dict(
-    constructor='MicsMultiOptimWrapperConstructor',
+    constructor='PartwiseOptimWrapperConstructor',
     generator=dict(
         type='OptimWrapper',
         optimizer=dict(
@@ -40,12 +40,12 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
 auto_scale_lr = dict(base_batch_size=256)
 
 custom_hooks = [
-    dict(type='MicsAlphaWarmupHook', warmup_epochs=1),
+    dict(type='MICSAlphaWarmupHook', warmup_epochs=1),
     # Queue at most half the training set (Kvasir is small, decision 5).
-    dict(type='MicsQueueSizeHook', max_fraction=0.5),
-    dict(type='MicsRandomStateHook'),
+    dict(type='MICSQueueSizeHook', max_fraction=0.5),
+    dict(type='RandomStateHook'),
 ]
 # Both forwards of a step (encoder, then discriminator) run through DDP;
 # the discriminator's forward leaves the encoder unused.
 model_wrapper_cfg = dict(
-    type='MicsDistributedDataParallel', find_unused_parameters=True)
+    type='MultiForwardDistributedDataParallel', find_unused_parameters=True)

@@ -29,8 +29,8 @@ val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=256)
 custom_hooks = [
-    dict(type='MicsLambdaRampHook', ramp_fraction=1.0),
-    dict(type='MicsRandomStateHook'),
+    dict(type='MICSLambdaRampHook', ramp_fraction=1.0),
+    dict(type='RandomStateHook'),
 ]
 # modality_dropout leaves one encoder unused in some steps (all ranks drop the
 # same one: they share the seed), so DDP must allow unused parameters.

@@ -11,10 +11,10 @@ _base_ = [
 pretrained = 'work_dirs/pretrain_brats/epoch_1500.pth'
 model = dict(
     type='ImageClassifier',
-    data_preprocessor=dict(type='MicsMRIDataPreprocessor',
+    data_preprocessor=dict(type='MRIDataPreprocessor',
                            templates=pretrained),
     backbone=dict(
-        type='MicsUniFormer3D',
+        type='UniFormer3D',
         arch='s',
         in_channels=4,
         init_cfg=dict(

@@ -13,10 +13,10 @@ model = dict(
     head=dict(in_channels=128))
 
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -24,15 +24,15 @@ train_pipeline = [
                 crop_ratio_range=(0.5, 1.0)),
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 test_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[dict(type='Resize', scale=(img_size, img_size))]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 train_dataloader = dict(
     batch_size=8,

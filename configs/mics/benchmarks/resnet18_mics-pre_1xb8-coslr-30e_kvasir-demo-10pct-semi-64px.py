@@ -8,7 +8,7 @@ _base_ = './resnet18_mics-pre_1xb8-coslr-30e_kvasir-demo-10pct-64px.py'
 model = dict(semi_supervised=dict(threshold=0.95, weight=1.0))
 
 shared_geometry = dict(
-    type='MicsSharedTransforms',
+    type='SharedModalityTransforms',
     transforms=[
         dict(
             type='RandomResizedCrop',
@@ -16,11 +16,11 @@ shared_geometry = dict(
             crop_ratio_range=(0.5, 1.0)),
         dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     ])
-weak_pipeline = [shared_geometry, dict(type='MicsPackMultiModalInputs')]
+weak_pipeline = [shared_geometry, dict(type='PackMultiModalInputs')]
 strong_pipeline = [
     shared_geometry,
     dict(
-        type='MicsPerModalityTransforms',
+        type='PerModalityTransforms',
         transforms=[
             dict(
                 type='ColorJitter',
@@ -30,24 +30,24 @@ strong_pipeline = [
                 hue=0.1),
             dict(type='RandomGrayscale', prob=0.2, keep_channels=True),
         ]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='MicsSemiSupervisedDataset',
+        type='SemiSupervisedDataset',
         labeled=dict(
-            type='MicsKvasirDataset',
+            type='KvasirDataset',
             data_root={{_base_.data_root}},
             ann_file='splits/train_labeled_10pct.json',
             pipeline={{_base_.train_pipeline}}),
         unlabeled=dict(
-            type='MicsKvasirDataset',
+            type='KvasirDataset',
             data_root={{_base_.data_root}},
             ann_file='splits/train_unlabeled_10pct.json',
             pipeline=[
-                dict(type='MicsLoadMultiModalImages'),
-                dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+                dict(type='LoadMultiModalImages'),
+                dict(type='SimulatedNBI', src='wli', dst='nbi'),
             ]),
         weak_pipeline=weak_pipeline,
         strong_pipeline=strong_pipeline,

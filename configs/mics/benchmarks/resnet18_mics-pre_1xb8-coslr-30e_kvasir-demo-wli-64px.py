@@ -26,12 +26,12 @@ data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]
 
 img_size = 64
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSelectModality', modality='wli'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SelectModality', modality='wli'),
     dict(
         type='RandomResizedCrop', scale=img_size,
         crop_ratio_range=(0.5, 1.0)),
@@ -39,8 +39,8 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSelectModality', modality='wli'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SelectModality', modality='wli'),
     dict(type='Resize', scale=(img_size, img_size)),
     dict(type='PackInputs'),
 ]

@@ -7,7 +7,7 @@ _base_ = './resnet18_mics-pre_1xb8-coslr-30e_kvasir-demo-10pct-64px.py'
 model = dict(
     freeze_encoders=True,
     modality_dropout=0.0,
-    neck=dict(_delete_=True, type='MicsFusionNeck', mode='concat',
+    neck=dict(_delete_=True, type='MICSFusionNeck', mode='concat',
               in_channels=512),
     head=dict(
         _delete_=True,
@@ -16,4 +16,4 @@ model = dict(
         in_channels=1024,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
 # No distribution-shift head: no lambda ramp.
-custom_hooks = [dict(type='MicsRandomStateHook')]
+custom_hooks = [dict(type='RandomStateHook')]

@@ -8,10 +8,10 @@ _base_ = [
 ]
 img_size = 384
 train_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[
             dict(
                 type='RandomResizedCrop',
@@ -19,15 +19,15 @@ train_pipeline = [
                 crop_ratio_range=(0.5, 1.0)),
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 test_pipeline = [
-    dict(type='MicsLoadMultiModalImages'),
-    dict(type='MicsSimulatedNBI', src='wli', dst='nbi'),
+    dict(type='LoadMultiModalImages'),
+    dict(type='SimulatedNBI', src='wli', dst='nbi'),
     dict(
-        type='MicsSharedTransforms',
+        type='SharedModalityTransforms',
         transforms=[dict(type='Resize', scale=(img_size, img_size))]),
-    dict(type='MicsPackMultiModalInputs'),
+    dict(type='PackMultiModalInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

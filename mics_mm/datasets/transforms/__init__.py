@@ -1,24 +1,24 @@
 """Data transforms for multimodal samples (registered in mmpretrain's
 ``TRANSFORMS``)."""
-from .cache import MicsCachedCompose
-from .formatting import MicsMissingModalityError, MicsPackMultiModalInputs
-from .loading import MicsImageLoadError, MicsLoadMultiModalImages
-from .modality import (MicsPerModalityTransforms, MicsSharedTransforms,
-                       MicsSimulatedNBI, simulate_nbi)
-from .mri import (MicsArrangeModalities, MicsForegroundCrop, MicsLoadMRIStudy,
-                  MicsPackMRIInputs, MicsPercentileNormalize,
-                  MicsSampleModalities, load_nifti)
-from .mri_geometry import (MicsCropPad, MicsRandomPatch3D, MicsRandomSlice2D,
-                           MicsTakeSlice2D, crop_or_pad)
-from .select import MicsModalitiesAsViews, MicsSelectModality
+from .cache import CachedCompose
+from .formatting import MissingModalityError, PackMultiModalInputs
+from .loading import ImageLoadError, LoadMultiModalImages
+from .modality import (PerModalityTransforms, SharedModalityTransforms,
+                       SimulatedNBI, simulate_nbi)
+from .mri import (ArrangeModalities, ForegroundCrop, LoadMRIStudy,
+                  PackMRIInputs, PercentileNormalize,
+                  SampleModalities, load_nifti)
+from .mri_geometry import (CropPad, RandomPatch3D, RandomSlice2D,
+                           TakeSlice2D, crop_or_pad)
+from .select import ModalitiesAsViews, SelectModality
 
 __all__ = [
-    'MicsImageLoadError', 'MicsLoadMultiModalImages', 'MicsSimulatedNBI',
-    'simulate_nbi', 'MicsSharedTransforms', 'MicsPerModalityTransforms',
-    'MicsMissingModalityError', 'MicsPackMultiModalInputs',
-    'MicsSelectModality', 'MicsModalitiesAsViews', 'load_nifti', 'MicsLoadMRIStudy',
-    'MicsPercentileNormalize', 'MicsForegroundCrop', 'MicsSampleModalities',
-    'MicsArrangeModalities', 'MicsPackMRIInputs', 'crop_or_pad',
-    'MicsRandomSlice2D', 'MicsTakeSlice2D', 'MicsCropPad',
-    'MicsRandomPatch3D', 'MicsCachedCompose'
+    'ImageLoadError', 'LoadMultiModalImages', 'SimulatedNBI',
+    'simulate_nbi', 'SharedModalityTransforms', 'PerModalityTransforms',
+    'MissingModalityError', 'PackMultiModalInputs',
+    'SelectModality', 'ModalitiesAsViews', 'load_nifti', 'LoadMRIStudy',
+    'PercentileNormalize', 'ForegroundCrop', 'SampleModalities',
+    'ArrangeModalities', 'PackMRIInputs', 'crop_or_pad',
+    'RandomSlice2D', 'TakeSlice2D', 'CropPad',
+    'RandomPatch3D', 'CachedCompose'
 ]

@@ -8,11 +8,11 @@ from mmcv.transforms import BaseTransform, Compose
 
 from mmpretrain.registry import TRANSFORMS
 
-__all__ = ['MicsCachedCompose']
+__all__ = ['CachedCompose']
 
 
 @TRANSFORMS.register_module()
-class MicsCachedCompose(BaseTransform):
+class CachedCompose(BaseTransform):
     """Run ``transforms`` once per sample and keep the result in memory.
 
     Reading and normalising a multi-parametric MRI study costs far more
@@ -41,7 +41,7 @@ class MicsCachedCompose(BaseTransform):
                  keys: Sequence[str] = ('img_path', 'seg_path'),
                  max_items: int = 16) -> None:
         if max_items < 1:
-            raise ValueError(f'MicsCachedCompose: max_items must be >= 1, '
+            raise ValueError(f'CachedCompose: max_items must be >= 1, '
                              f'got {max_items}')
         self.pipeline = Compose(list(transforms))
         self.keys = tuple(keys)

@@ -8,10 +8,10 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
-__all__ = ['MicsMissingModalityError', 'MicsPackMultiModalInputs']
+__all__ = ['MissingModalityError', 'PackMultiModalInputs']
 
 
-class MicsMissingModalityError(ValueError):
+class MissingModalityError(ValueError):
     """A modality the sample must have has no image at packing time."""
 
 
@@ -28,7 +28,7 @@ def _to_chw_tensor(img: np.ndarray) -> torch.Tensor:
 
 
 @TRANSFORMS.register_module()
-class MicsPackMultiModalInputs(BaseTransform):
+class PackMultiModalInputs(BaseTransform):
     """Pack the images of all modalities and the label of one sample.
 
     ``inputs`` becomes a dict modality -> CxHxW tensor (contiguous, dtype of
@@ -40,7 +40,7 @@ class MicsPackMultiModalInputs(BaseTransform):
     present) and the meta keys, as mmpretrain's ``PackInputs`` does.
 
     A modality listed in ``results['modalities']`` without an image raises
-    :class:`MicsMissingModalityError` (a :class:`ValueError`).
+    :class:`MissingModalityError` (a :class:`ValueError`).
 
     **Required Keys:**
 
@@ -82,16 +82,16 @@ class MicsPackMultiModalInputs(BaseTransform):
         """
         imgs = results.get('img')
         if not isinstance(imgs, dict):
-            raise TypeError('MicsPackMultiModalInputs needs results["img"] '
+            raise TypeError('PackMultiModalInputs needs results["img"] '
                             'to be a dict modality -> image (use '
-                            'MicsLoadMultiModalImages)')
+                            'LoadMultiModalImages)')
         modalities = tuple(results.get('modalities') or imgs)
         inputs = {}
         for mod in modalities:
             if mod not in imgs:
-                raise MicsMissingModalityError(
+                raise MissingModalityError(
                     f'Sample {results.get("img_path")!r} has no {mod!r} '
-                    f'image (it has {list(imgs)}); add MicsSimulatedNBI to '
+                    f'image (it has {list(imgs)}); add SimulatedNBI to '
                     'the pipeline or use the paired layout.')
             inputs[mod] = _to_chw_tensor(imgs[mod])
 

@@ -9,13 +9,13 @@ from mmcv.transforms import BaseTransform
 
 from mmpretrain.registry import TRANSFORMS
 
-__all__ = ['MicsImageLoadError', 'MicsLoadMultiModalImages']
+__all__ = ['ImageLoadError', 'LoadMultiModalImages']
 
 _FIX_HINT = ('re-export the image or remove it and re-run '
              'tools/data/make_splits.py')
 
 
-class MicsImageLoadError(OSError):
+class ImageLoadError(OSError):
     """An image file of a sample is missing, empty or cannot be decoded."""
 
 
@@ -56,7 +56,7 @@ def as_three_channels(img: np.ndarray) -> np.ndarray:
 
 
 @TRANSFORMS.register_module()
-class MicsLoadMultiModalImages(BaseTransform):
+class LoadMultiModalImages(BaseTransform):
     """Load every modality image of a sample from its file.
 
     ``img_path`` maps modality names to files, e.g. ``{'wli': 'a.jpg'}`` for
@@ -64,7 +64,7 @@ class MicsLoadMultiModalImages(BaseTransform):
     MICS paired layout. Each file is read with :func:`mmengine.fileio.get`
     and decoded with :func:`mmcv.imfrombytes`. The images are stored as a
     dict ordered as ``results['modalities']`` (modalities that have no file
-    are simply absent: a later transform such as ``MicsSimulatedNBI`` adds
+    are simply absent: a later transform such as ``SimulatedNBI`` adds
     them). A plain string ``img_path`` is taken as the image of the first
     modality.
 
@@ -77,7 +77,7 @@ class MicsLoadMultiModalImages(BaseTransform):
     crop / resize then upsamples a tiny image (2 x 2 becomes the training
     size) and cuts a huge one down; a huge image (6000 x 6000) costs
     seconds per sample when transforms run on the full image before the
-    crop (``MicsSimulatedNBI`` in the MICS pipelines), so resize such data
+    crop (``SimulatedNBI`` in the MICS pipelines), so resize such data
     offline. (The bad-input corpus, ``tools/data/make_bad_inputs.py``,
     has one file of each kind; docs/reliability.md.)
 
@@ -87,7 +87,7 @@ class MicsLoadMultiModalImages(BaseTransform):
     instance), ``'error'`` raises a :class:`ValueError` naming both files and
     sizes.
 
-    A missing, empty or undecodable file raises :class:`MicsImageLoadError`
+    A missing, empty or undecodable file raises :class:`ImageLoadError`
     (a subclass of :class:`OSError`) naming the file and the fix.
 
     **Required Keys:**
@@ -139,25 +139,25 @@ class MicsLoadMultiModalImages(BaseTransform):
         self._warned_resize = False
 
     def _load(self, path: str) -> np.ndarray:
-        """Read and decode one file, raising :class:`MicsImageLoadError`."""
+        """Read and decode one file, raising :class:`ImageLoadError`."""
         try:
             content = fileio.get(path, backend_args=self.backend_args)
         except Exception as e:  # missing file, permission, backend error
-            raise MicsImageLoadError(
+            raise ImageLoadError(
                 f'Cannot read image file {path!r} ({type(e).__name__}: {e}); '
                 f'{_FIX_HINT}.') from e
         if len(content) == 0:
-            raise MicsImageLoadError(
+            raise ImageLoadError(
                 f'Image file {path!r} is empty (0 bytes); {_FIX_HINT}.')
         try:
             img = mmcv.imfrombytes(
                 content, flag=self.color_type, backend=self.imdecode_backend)
         except Exception as e:
-            raise MicsImageLoadError(
+            raise ImageLoadError(
                 f'Cannot decode image file {path!r} ({type(e).__name__}: '
                 f'{e}); {_FIX_HINT}.') from e
         if img is None or img.size == 0:
-            raise MicsImageLoadError(
+            raise ImageLoadError(
                 f'Cannot decode image file {path!r} (corrupt or not an '
                 f'image); {_FIX_HINT}.')
         return as_three_channels(img)

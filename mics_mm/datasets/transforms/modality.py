@@ -1,11 +1,11 @@
 """Transforms that make or augment the modalities of one sample.
 
-* :class:`MicsSimulatedNBI` makes a narrow-band image from a white-light one
+* :class:`SimulatedNBI` makes a narrow-band image from a white-light one
   (for WLI-only data such as Kvasir).
-* :class:`MicsSharedTransforms` applies ordinary single-image transforms to
+* :class:`SharedModalityTransforms` applies ordinary single-image transforms to
   every modality with the same random parameters (geometry: the modalities
   stay co-registered).
-* :class:`MicsPerModalityTransforms` applies them with independent random
+* :class:`PerModalityTransforms` applies them with independent random
   parameters per modality (photometry).
 """
 import random
@@ -23,8 +23,8 @@ from mmpretrain.registry import TRANSFORMS
 from .loading import order_by_modalities
 
 __all__ = [
-    'simulate_nbi', 'MicsSimulatedNBI', 'MicsSharedTransforms',
-    'MicsPerModalityTransforms'
+    'simulate_nbi', 'SimulatedNBI', 'SharedModalityTransforms',
+    'PerModalityTransforms'
 ]
 
 
@@ -128,7 +128,7 @@ def simulate_nbi(img: np.ndarray,
 
 
 @TRANSFORMS.register_module()
-class MicsSimulatedNBI(BaseTransform):
+class SimulatedNBI(BaseTransform):
     """Add a simulated narrow-band image made from the white-light image.
 
     For WLI-only data (Kvasir) the second modality is computed from the
@@ -201,14 +201,14 @@ class MicsSimulatedNBI(BaseTransform):
         """
         imgs = results.get('img')
         if not isinstance(imgs, dict):
-            raise TypeError('MicsSimulatedNBI needs results["img"] to be a '
+            raise TypeError('SimulatedNBI needs results["img"] to be a '
                             'dict modality -> image (use '
-                            'MicsLoadMultiModalImages)')
+                            'LoadMultiModalImages)')
         if self.dst in imgs and not self.overwrite:
             return results
         if self.src not in imgs:
             raise KeyError(
-                f'MicsSimulatedNBI needs the {self.src!r} image to make '
+                f'SimulatedNBI needs the {self.src!r} image to make '
                 f'{self.dst!r}, but the sample {results.get("img_path")!r} '
                 f'has only {list(imgs)}')
         imgs = dict(imgs)
@@ -269,7 +269,7 @@ class _PerModalityWrapper(BaseTransform):
         if not isinstance(imgs, dict):
             raise TypeError(f'{self.__class__.__name__} needs results["img"] '
                             'to be a dict modality -> image (use '
-                            'MicsLoadMultiModalImages)')
+                            'LoadMultiModalImages)')
         out_imgs = dict(imgs)
         first = None
         for i, mod in enumerate(modalities):
@@ -350,7 +350,7 @@ def _static_attr(cls: type, name: str):
 
 
 @TRANSFORMS.register_module()
-class MicsSharedTransforms(_PerModalityWrapper):
+class SharedModalityTransforms(_PerModalityWrapper):
     """Apply transforms to every modality with the SAME random parameters.
 
     For geometric augmentation (crop, flip, resize, rotation): the images of
@@ -367,7 +367,7 @@ class MicsSharedTransforms(_PerModalityWrapper):
     ``scale_factor``, ``flip``, ...) are taken from the first modality's
     output, except ``img_shape``, which is reset to the (H, W) of the
     images. All modalities must have the same size before and after.
-    Do not nest a :class:`MicsPerModalityTransforms` inside.
+    Do not nest a :class:`PerModalityTransforms` inside.
 
     **Required Keys:**
 
@@ -419,7 +419,7 @@ class MicsSharedTransforms(_PerModalityWrapper):
             return self._run(results, list(results['img']), before_each)
 
     def _shape_error(self, shapes: Dict[str, tuple]) -> str:
-        return (f'MicsSharedTransforms produced images of different shapes '
+        return (f'SharedModalityTransforms produced images of different shapes '
                 f'{shapes}: the modalities must have the same size on input, '
                 'and every transform must draw its random parameters in a '
                 '@cache_randomness method or from the global RNGs.')
@@ -430,14 +430,14 @@ class MicsSharedTransforms(_PerModalityWrapper):
 
 
 @TRANSFORMS.register_module()
-class MicsPerModalityTransforms(_PerModalityWrapper):
+class PerModalityTransforms(_PerModalityWrapper):
     """Apply transforms to each modality with INDEPENDENT randomness.
 
     For photometric augmentation (mmpretrain's ``ColorJitter``,
     ``GaussianBlur``, ``Solarize``, mmcv's ``RandomGrayscale``, ...): each
     modality's image draws its own random parameters. The transforms must
     not change the image size (put geometry in
-    :class:`MicsSharedTransforms`). Listed modalities that the sample lacks
+    :class:`SharedModalityTransforms`). Listed modalities that the sample lacks
     are skipped; non-image keys are taken from the first touched modality's
     output.
 
@@ -484,11 +484,11 @@ class MicsPerModalityTransforms(_PerModalityWrapper):
         return self._run(results, mods, lambda i: None)
 
     def _shape_error(self, shapes: Dict[str, tuple]) -> str:
-        return (f'MicsPerModalityTransforms produced images of different '
+        return (f'PerModalityTransforms produced images of different '
                 f'shapes {shapes}: per-modality transforms must not change '
                 'the image size or channels (e.g. RandomGrayscale needs '
                 'keep_channels=True); put geometric transforms in '
-                'MicsSharedTransforms.')
+                'SharedModalityTransforms.')
 
     def __repr__(self) -> str:
         return (super().__repr__()[:-1] + f', modalities={self.modalities})')

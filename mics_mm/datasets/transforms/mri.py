@@ -18,9 +18,9 @@ from mmpretrain.structures import DataSample
 from ..brain_mri import canonical_modality
 
 __all__ = [
-    'load_nifti', 'MicsLoadMRIStudy', 'MicsPercentileNormalize',
-    'MicsForegroundCrop', 'MicsSampleModalities', 'MicsArrangeModalities',
-    'MicsPackMRIInputs'
+    'load_nifti', 'LoadMRIStudy', 'PercentileNormalize',
+    'ForegroundCrop', 'SampleModalities', 'ArrangeModalities',
+    'PackMRIInputs'
 ]
 
 
@@ -28,8 +28,8 @@ def load_nifti(path: str,
                reorient_ras: bool = True,
                nan_policy: str = 'zero',
                warned: Optional[set] = None,
-               owner: str = 'MicsLoadMRIStudy') -> np.ndarray:
-    """Read one 3D NIfTI volume as float32 (see :class:`MicsLoadMRIStudy`).
+               owner: str = 'LoadMRIStudy') -> np.ndarray:
+    """Read one 3D NIfTI volume as float32 (see :class:`LoadMRIStudy`).
 
     A trailing singleton 4th dimension is squeezed; other 4D files raise.
     With ``reorient_ras`` the volume is turned to the closest RAS
@@ -42,7 +42,7 @@ def load_nifti(path: str,
         reorient_ras (bool): Reorient to RAS. Defaults to True.
         nan_policy (str): ``'zero'`` or ``'error'``. Defaults to 'zero'.
         warned (set, optional): Files already warned about.
-        owner (str): Name used in messages. Defaults to 'MicsLoadMRIStudy'.
+        owner (str): Name used in messages. Defaults to 'LoadMRIStudy'.
 
     Returns:
         np.ndarray: ``(X, Y, Z)`` float32.
@@ -88,7 +88,7 @@ def load_nifti(path: str,
 
 
 @TRANSFORMS.register_module()
-class MicsLoadMRIStudy(BaseTransform):
+class LoadMRIStudy(BaseTransform):
     """Load the NIfTI volumes of one study with nibabel.
 
     Each file is read, a trailing singleton 4th dimension is squeezed (a
@@ -130,7 +130,7 @@ class MicsLoadMRIStudy(BaseTransform):
                  nan_policy: str = 'zero',
                  label_map: Optional[dict] = None) -> None:
         if nan_policy not in ('zero', 'error'):
-            raise ValueError("MicsLoadMRIStudy: nan_policy must be 'zero' or "
+            raise ValueError("LoadMRIStudy: nan_policy must be 'zero' or "
                              f"'error', got {nan_policy!r}")
         self.reorient_ras = reorient_ras
         self.nan_policy = nan_policy
@@ -147,7 +147,7 @@ class MicsLoadMRIStudy(BaseTransform):
         unknown = [int(v) for v in values if int(v) not in self.label_map]
         if unknown:
             raise ValueError(
-                f'MicsLoadMRIStudy: label file {path!r} has values {unknown} '
+                f'LoadMRIStudy: label file {path!r} has values {unknown} '
                 f'that label_map={self.label_map} does not map; add them.')
         out = np.zeros_like(seg)
         for value in values:
@@ -166,7 +166,7 @@ class MicsLoadMRIStudy(BaseTransform):
         """
         paths = results['img_path']
         if not isinstance(paths, dict) or not paths:
-            raise TypeError('MicsLoadMRIStudy: img_path must be a non-empty '
+            raise TypeError('LoadMRIStudy: img_path must be a non-empty '
                             f'dict modality -> file, got {paths!r}')
         mods = tuple(results.get('modalities') or paths)
         vols, first = [], None
@@ -177,7 +177,7 @@ class MicsLoadMRIStudy(BaseTransform):
                 first = (path, vol.shape)
             elif vol.shape != first[1]:
                 raise ValueError(
-                    f'MicsLoadMRIStudy: {first[0]!r} has shape {first[1]} '
+                    f'LoadMRIStudy: {first[0]!r} has shape {first[1]} '
                     f'but {path!r} has shape {vol.shape} after '
                     'reorientation; co-register (resample) the study first.')
             vols.append(vol)
@@ -188,7 +188,7 @@ class MicsLoadMRIStudy(BaseTransform):
             seg = self._load(seg_path)
             if seg.shape != first[1]:
                 raise ValueError(
-                    f'MicsLoadMRIStudy: {first[0]!r} has shape {first[1]} '
+                    f'LoadMRIStudy: {first[0]!r} has shape {first[1]} '
                     f'but label {seg_path!r} has shape {seg.shape}; '
                     'co-register the label with the images.')
             seg = np.rint(seg).astype(np.int64)
@@ -206,7 +206,7 @@ class MicsLoadMRIStudy(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsPercentileNormalize(BaseTransform):
+class PercentileNormalize(BaseTransform):
     """Per-channel percentile scaling over the foreground (non-zero) voxels.
 
     For each channel, the ``low`` and ``high`` percentiles of its non-zero
@@ -232,7 +232,7 @@ class MicsPercentileNormalize(BaseTransform):
     def __init__(self, low: float = 5, high: float = 95,
                  clip: bool = True) -> None:
         if not 0 <= low < high <= 100:
-            raise ValueError('MicsPercentileNormalize: need 0 <= low < high '
+            raise ValueError('PercentileNormalize: need 0 <= low < high '
                              f'<= 100, got low={low}, high={high}')
         self.low, self.high, self.clip = low, high, clip
 
@@ -260,7 +260,7 @@ class MicsPercentileNormalize(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsForegroundCrop(BaseTransform):
+class ForegroundCrop(BaseTransform):
     """Crop to the bounding box of voxels > 0 in any channel.
 
     The box is grown by ``margin`` voxels on each side (within the volume).
@@ -310,7 +310,7 @@ class MicsForegroundCrop(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsSampleModalities(BaseTransform):
+class SampleModalities(BaseTransform):
     """Choose ``num`` channels of the study at random.
 
     With at least ``num`` channels, ``num`` distinct ones are drawn without
@@ -334,7 +334,7 @@ class MicsSampleModalities(BaseTransform):
 
     def __init__(self, num: int = 4) -> None:
         if num < 1:
-            raise ValueError(f'MicsSampleModalities: num must be >= 1, got '
+            raise ValueError(f'SampleModalities: num must be >= 1, got '
                              f'{num}')
         self.num = int(num)
 
@@ -358,17 +358,17 @@ class MicsSampleModalities(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsArrangeModalities(BaseTransform):
+class ArrangeModalities(BaseTransform):
     """Put a study's channels in a fixed modality order for a downstream
     model; a modality the study lacks becomes a zero channel.
 
     Downstream models take fixed input channels (e.g. flair, t1, t1c, t2);
     BrainMVP's templates then substitute the missing ones
-    (``MicsMRISegDataPreProcessor`` / ``MicsMRIDataPreprocessor`` fill the
+    (``MRISegDataPreprocessor`` / ``MRIDataPreprocessor`` fill the
     zero channels listed in ``missing_modalities``; METHODS.md §2,
     "templates substitute missing modalities at fine-tuning"). Channels of
     modalities not in ``modalities`` are dropped. Use with
-    ``MicsBrainMRIDataset(modalities=..., allow_missing=True)``.
+    ``BrainMRIDataset(modalities=..., allow_missing=True)``.
 
     **Required Keys:**
 
@@ -397,7 +397,7 @@ class MicsArrangeModalities(BaseTransform):
         self.modalities = tuple(canonical_modality(m) for m in modalities)
         if not self.modalities or len(set(self.modalities)) != len(
                 self.modalities):
-            raise ValueError('MicsArrangeModalities: modalities must be '
+            raise ValueError('ArrangeModalities: modalities must be '
                              f'distinct names, got {modalities}')
         self.allow_missing = allow_missing
 
@@ -409,11 +409,11 @@ class MicsArrangeModalities(BaseTransform):
         where = results.get('case') or results.get('img_path')
         if len(missing) == len(self.modalities):
             raise ValueError(
-                f'MicsArrangeModalities: study {where!r} has none of '
+                f'ArrangeModalities: study {where!r} has none of '
                 f'{self.modalities} (it has {tuple(have)}).')
         if missing and not self.allow_missing:
             raise ValueError(
-                f'MicsArrangeModalities: study {where!r} lacks {missing}; '
+                f'ArrangeModalities: study {where!r} lacks {missing}; '
                 'set allow_missing=True to let templates (or zeros) stand in.')
         out = np.zeros((len(self.modalities), *img.shape[1:]), np.float32)
         for c, mod in enumerate(self.modalities):
@@ -430,7 +430,7 @@ class MicsArrangeModalities(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsPackMRIInputs(BaseTransform):
+class PackMRIInputs(BaseTransform):
     """Pack an MRI sample into ``inputs`` and a ``DataSample``.
 
     **Required Keys:**

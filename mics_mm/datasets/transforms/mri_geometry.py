@@ -14,8 +14,8 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
 __all__ = [
-    'crop_or_pad', 'MicsRandomSlice2D', 'MicsTakeSlice2D', 'MicsCropPad',
-    'MicsRandomPatch3D'
+    'crop_or_pad', 'RandomSlice2D', 'TakeSlice2D', 'CropPad',
+    'RandomPatch3D'
 ]
 
 
@@ -83,7 +83,7 @@ def _canvas_axes(results: dict, spatial_dims: int) -> Tuple[int, ...]:
     axis = results.get('canvas_axis')
     if axis is None:
         raise KeyError('a 2D MRI array needs canvas_axis (run '
-                       'MicsRandomSlice2D / MicsTakeSlice2D first)')
+                       'RandomSlice2D / TakeSlice2D first)')
     return tuple(a for a in range(3) if a != int(axis))
 
 
@@ -109,7 +109,7 @@ def _slice(results: dict, axis: int, local: Optional[int]) -> dict:
 
 
 @TRANSFORMS.register_module()
-class MicsRandomSlice2D(BaseTransform):
+class RandomSlice2D(BaseTransform):
     """Take one random 2D slice of the volume along ``axis``.
 
     With ``skip_empty``, only slices whose foreground fraction (voxels > 0
@@ -144,7 +144,7 @@ class MicsRandomSlice2D(BaseTransform):
     def __init__(self, axis: int = 2, skip_empty: bool = True,
                  min_foreground: float = 0.01) -> None:
         if axis not in (0, 1, 2):
-            raise ValueError(f'MicsRandomSlice2D: axis must be 0, 1 or 2, '
+            raise ValueError(f'RandomSlice2D: axis must be 0, 1 or 2, '
                              f'got {axis}')
         self.axis, self.skip_empty = axis, skip_empty
         self.min_foreground = float(min_foreground)
@@ -170,11 +170,11 @@ class MicsRandomSlice2D(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsTakeSlice2D(BaseTransform):
+class TakeSlice2D(BaseTransform):
     """Take the slice ``results['slice_index']`` (a canvas index).
 
-    The deterministic counterpart of :class:`MicsRandomSlice2D`, for
-    evaluation over every slice of a study (``MicsBrainMRISliceDataset``
+    The deterministic counterpart of :class:`RandomSlice2D`, for
+    evaluation over every slice of a study (``BrainMRISliceDataset``
     puts ``slice_index`` and ``canvas_axis`` in each item). The local index
     is ``slice_index - canvas_offset[axis]``; a slice outside the current
     array (removed by a foreground crop, so empty in every channel) comes
@@ -203,16 +203,16 @@ class MicsTakeSlice2D(BaseTransform):
 
     def __init__(self, axis: int = 2) -> None:
         if axis not in (0, 1, 2):
-            raise ValueError(f'MicsTakeSlice2D: axis must be 0, 1 or 2, got '
+            raise ValueError(f'TakeSlice2D: axis must be 0, 1 or 2, got '
                              f'{axis}')
         self.axis = axis
 
     def transform(self, results: dict) -> dict:
         """Slice ``img`` (and ``gt_seg``) at the item's slice index."""
         if 'slice_index' not in results:
-            raise KeyError('MicsTakeSlice2D: the item has no slice_index; '
-                           'use MicsBrainMRISliceDataset (or '
-                           'MicsRandomSlice2D for training).')
+            raise KeyError('TakeSlice2D: the item has no slice_index; '
+                           'use BrainMRISliceDataset (or '
+                           'RandomSlice2D for training).')
         axis = int(results.get('canvas_axis', self.axis))
         offset = results.get('canvas_offset') or (0, 0, 0)
         local = int(results['slice_index']) - int(offset[axis])
@@ -225,7 +225,7 @@ class MicsTakeSlice2D(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsCropPad(BaseTransform):
+class CropPad(BaseTransform):
     """Crop and / or pad a 2D slice or a 3D volume to a fixed ``size``.
 
     ``mode='random'`` draws the window uniformly (training), ``'center'``
@@ -298,10 +298,10 @@ class MicsCropPad(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsRandomPatch3D(MicsCropPad):
+class RandomPatch3D(CropPad):
     """Random 3D patch of ``size``, padding axes that are too small.
 
-    :class:`MicsCropPad` with ``mode='random'`` on a volume: along an axis
+    :class:`CropPad` with ``mode='random'`` on a volume: along an axis
     at least ``size`` long the start is uniform at random; a shorter axis is
     padded symmetrically (extra voxel after) with ``pad_value`` (label: 0),
     and ``canvas_offset`` on that axis is **negative**: the patch origin
@@ -330,7 +330,7 @@ class MicsRandomPatch3D(MicsCropPad):
         if isinstance(size, int):
             size = (size, ) * 3
         if len(size) != 3 or min(size) < 1:
-            raise ValueError(f'MicsRandomPatch3D: size must be 3 positive '
+            raise ValueError(f'RandomPatch3D: size must be 3 positive '
                              f'ints, got {size}')
         super().__init__(size, mode='random', pad_value=pad_value)
 

@@ -6,7 +6,7 @@ from mmpretrain.registry import TRANSFORMS
 
 
 @TRANSFORMS.register_module()
-class MicsSelectModality(BaseTransform):
+class SelectModality(BaseTransform):
     """Keep one modality as a plain image for mmpretrain's own models.
 
     After it, ``results['img']`` is that modality's array, so mmpretrain's
@@ -33,9 +33,9 @@ class MicsSelectModality(BaseTransform):
         images = results['img']
         if self.modality not in images:
             raise KeyError(
-                f'MicsSelectModality: sample {results.get("img_path")} has no '
+                f'SelectModality: sample {results.get("img_path")} has no '
                 f'{self.modality!r} image (has {sorted(images)}); add '
-                'MicsSimulatedNBI before it for a simulated NBI view.')
+                'SimulatedNBI before it for a simulated NBI view.')
         results['img'] = images[self.modality]
         path = results.get('img_path')
         if isinstance(path, dict):
@@ -47,7 +47,7 @@ class MicsSelectModality(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class MicsModalitiesAsViews(BaseTransform):
+class ModalitiesAsViews(BaseTransform):
     """Turn the modalities of a sample into the views of a multi-view
     sample for mmpretrain's contrastive algorithms.
 
@@ -75,7 +75,7 @@ class MicsModalitiesAsViews(BaseTransform):
     def __init__(self, modalities=('wli', 'nbi')) -> None:
         self.modalities = tuple(modalities)
         if len(self.modalities) < 2:
-            raise ValueError('MicsModalitiesAsViews: needs at least two '
+            raise ValueError('ModalitiesAsViews: needs at least two '
                              f'modalities, got {self.modalities}')
 
     def transform(self, results: dict) -> dict:
@@ -83,9 +83,9 @@ class MicsModalitiesAsViews(BaseTransform):
         missing = [m for m in self.modalities if m not in images]
         if missing:
             raise KeyError(
-                f'MicsModalitiesAsViews: sample {results.get("img_path")} '
+                f'ModalitiesAsViews: sample {results.get("img_path")} '
                 f'lacks {missing} (has {sorted(images)}); add '
-                'MicsSimulatedNBI before it for a simulated NBI view.')
+                'SimulatedNBI before it for a simulated NBI view.')
         results['img'] = [images[m] for m in self.modalities]
         return results
 

@@ -1,11 +1,11 @@
-from .alpha_warmup_hook import MicsAlphaWarmupHook
-from .brainmvp_schedule_hook import MicsBrainMVPScheduleHook
-from .lambda_ramp_hook import MicsLambdaRampHook
-from .non_finite_hook import MicsNonFiniteLossHook
-from .queue_size_hook import MicsQueueSizeHook
-from .random_state_hook import MicsRandomStateHook
+from .alpha_warmup_hook import MICSAlphaWarmupHook
+from .brainmvp_schedule_hook import BrainMVPScheduleHook
+from .lambda_ramp_hook import MICSLambdaRampHook
+from .non_finite_hook import NonFiniteLossHook
+from .queue_size_hook import MICSQueueSizeHook
+from .random_state_hook import RandomStateHook
 
 __all__ = [
-    'MicsAlphaWarmupHook', 'MicsBrainMVPScheduleHook', 'MicsLambdaRampHook',
-    'MicsNonFiniteLossHook', 'MicsQueueSizeHook', 'MicsRandomStateHook'
+    'MICSAlphaWarmupHook', 'BrainMVPScheduleHook', 'MICSLambdaRampHook',
+    'NonFiniteLossHook', 'MICSQueueSizeHook', 'RandomStateHook'
 ]

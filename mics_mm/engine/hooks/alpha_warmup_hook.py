@@ -8,7 +8,7 @@ from mmpretrain.registry import HOOKS
 
 
 @HOOKS.register_module()
-class MicsAlphaWarmupHook(Hook):
+class MICSAlphaWarmupHook(Hook):
     """Ramp ``head.alpha_scale`` of the consistency head from 0 to 1.
 
     The public MICS/ALBEF code uses ``alpha * min(1, i / len(loader))`` in

@@ -8,7 +8,7 @@ from mmpretrain.registry import HOOKS
 
 
 @HOOKS.register_module()
-class MicsBrainMVPScheduleHook(Hook):
+class BrainMVPScheduleHook(Hook):
     """Schedule switches of BrainMVP (METHODS.md §2, decision 2).
 
     Before each training iteration: ``model.use_cl = progress >= cl_start``

@@ -4,12 +4,12 @@ from mmengine.model import is_model_wrapper
 
 from mmpretrain.registry import HOOKS
 
-__all__ = ['MicsLambdaRampHook']
+__all__ = ['MICSLambdaRampHook']
 
 
 @HOOKS.register_module()
-class MicsLambdaRampHook(Hook):
-    """Ramp ``head.lambda_scale`` of ``MicsDistShiftHead`` from 0 to 1.
+class MICSLambdaRampHook(Hook):
+    """Ramp ``head.lambda_scale`` of ``MICSDistShiftHead`` from 0 to 1.
 
     ISDA sets the augmentation strength to :math:`\\lambda_0 \\, t / T`
     (METHODS.md §1, decision 8: "strength ramped over training"). Before every

@@ -10,7 +10,7 @@ from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import HOOKS
 
 __all__ = [
-    'MicsNonFiniteLossHook', 'non_finite_terms', 'stop_if_non_finite',
+    'NonFiniteLossHook', 'non_finite_terms', 'stop_if_non_finite',
     'guarded'
 ]
 
@@ -61,7 +61,7 @@ def stop_if_non_finite(log_vars: Dict[str, torch.Tensor],
 
 
 def guarded(optim_wrapper) -> bool:
-    """Whether :class:`MicsNonFiniteLossHook` checks this wrapper's
+    """Whether :class:`NonFiniteLossHook` checks this wrapper's
     ``update_params`` (models then leave the decision to it)."""
     return bool(getattr(optim_wrapper, _GUARD, False))
 
@@ -71,7 +71,7 @@ def _unwrap(model):
 
 
 @HOOKS.register_module()
-class MicsNonFiniteLossHook(Hook):
+class NonFiniteLossHook(Hook):
     """Stop or skip a training step whose loss is NaN / inf.
 
     At ``before_train`` the hook wraps ``update_params`` of every optimizer
@@ -114,10 +114,10 @@ class MicsNonFiniteLossHook(Hook):
     def __init__(self, policy: str = 'stop',
                  max_consecutive_skips: int = 20) -> None:
         if policy not in POLICIES:
-            raise ValueError(f'MicsNonFiniteLossHook: policy must be one of '
+            raise ValueError(f'NonFiniteLossHook: policy must be one of '
                              f'{POLICIES}, got {policy!r}.')
         if max_consecutive_skips < 0:
-            raise ValueError('MicsNonFiniteLossHook: max_consecutive_skips '
+            raise ValueError('NonFiniteLossHook: max_consecutive_skips '
                              f'must be >= 0, got {max_consecutive_skips}.')
         self.policy = policy
         self.max_consecutive_skips = int(max_consecutive_skips)
@@ -200,7 +200,7 @@ class MicsNonFiniteLossHook(Hook):
         terms = non_finite_terms(self._log_vars) or [
             'the loss of another rank'
         ]
-        what = (f'MicsNonFiniteLossHook: non-finite loss at {self._where()}:'
+        what = (f'NonFiniteLossHook: non-finite loss at {self._where()}:'
                 f' {", ".join(terms)}')
         if self.policy == 'stop':
             raise FloatingPointError(

@@ -6,7 +6,7 @@ from mmpretrain.registry import HOOKS
 
 
 @HOOKS.register_module()
-class MicsQueueSizeHook(Hook):
+class MICSQueueSizeHook(Hook):
     """Scale the momentum queue down for small data (METHODS.md dec. 5).
 
     The public code keeps 65,536 momentum features per modality; Kvasir's
@@ -28,7 +28,7 @@ class MicsQueueSizeHook(Hook):
 
     def __init__(self, max_fraction: float = 0.5, head: str = 'head') -> None:
         if max_fraction < 0:
-            raise ValueError('MicsQueueSizeHook: max_fraction must be >= 0, '
+            raise ValueError('MICSQueueSizeHook: max_fraction must be >= 0, '
                              f'got {max_fraction}.')
         self.max_fraction = max_fraction
         self.head = head
@@ -47,6 +47,6 @@ class MicsQueueSizeHook(Hook):
         if cap < head.queue_size:
             head.limit_queue(cap)
             runner.logger.info(
-                f'MicsQueueSizeHook: consistency queue uses {head.queue_len} '
+                f'MICSQueueSizeHook: consistency queue uses {head.queue_len} '
                 f'of {head.queue_size} slots ({self.max_fraction} x '
                 f'{len(loader.dataset)} training samples).')

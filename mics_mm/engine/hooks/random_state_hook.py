@@ -9,7 +9,7 @@ from mmpretrain.registry import HOOKS
 
 
 @HOOKS.register_module()
-class MicsRandomStateHook(Hook):
+class RandomStateHook(Hook):
     """Save the Python, NumPy and torch random states with each checkpoint.
 
     mmengine reseeds at start-up, so a resumed run draws different masks

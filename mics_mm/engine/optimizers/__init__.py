@@ -1,3 +1,3 @@
-from .multi_optim_constructor import MicsMultiOptimWrapperConstructor
+from .multi_optim_constructor import PartwiseOptimWrapperConstructor
 
-__all__ = ['MicsMultiOptimWrapperConstructor']
+__all__ = ['PartwiseOptimWrapperConstructor']

@@ -9,13 +9,13 @@ from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
-class MicsMultiOptimWrapperConstructor:
+class PartwiseOptimWrapperConstructor:
     """Build an ``OptimWrapperDict`` with one wrapper per part of a model.
 
     Config form::
 
         optim_wrapper = dict(
-            constructor='MicsMultiOptimWrapperConstructor',
+            constructor='PartwiseOptimWrapperConstructor',
             generator=dict(type='OptimWrapper', optimizer=dict(...)),
             discriminator=dict(type='OptimWrapper', optimizer=dict(...)))
 
@@ -42,10 +42,10 @@ class MicsMultiOptimWrapperConstructor:
                  paramwise_cfg: dict = None,
                  rest_key: str = 'generator') -> None:
         if paramwise_cfg is not None:
-            raise ValueError('MicsMultiOptimWrapperConstructor: put '
+            raise ValueError('PartwiseOptimWrapperConstructor: put '
                              '`paramwise_cfg` inside each sub-config.')
         if rest_key not in optim_wrapper_cfg:
-            raise KeyError(f'MicsMultiOptimWrapperConstructor: needs a '
+            raise KeyError(f'PartwiseOptimWrapperConstructor: needs a '
                            f'{rest_key!r} entry, got '
                            f'{sorted(optim_wrapper_cfg)}.')
         self.cfgs = optim_wrapper_cfg
@@ -57,7 +57,7 @@ class MicsMultiOptimWrapperConstructor:
         children = dict(model.named_children())
         own = [n for n, _ in model.named_parameters(recurse=False)]
         if own:
-            raise ValueError('MicsMultiOptimWrapperConstructor: the model has '
+            raise ValueError('PartwiseOptimWrapperConstructor: the model has '
                              f'parameters outside submodules: {own}.')
         claimed = []
         for name in self.cfgs:
@@ -68,12 +68,12 @@ class MicsMultiOptimWrapperConstructor:
             elif getattr(model, name, False) is None:
                 # The part is switched off (e.g. model.discriminator=None).
                 print_log(
-                    f'MicsMultiOptimWrapperConstructor: model.{name} is None, '
+                    f'PartwiseOptimWrapperConstructor: model.{name} is None, '
                     f'so optim_wrapper.{name} is not built.',
                     logger='current')
             else:
                 raise KeyError(
-                    f'MicsMultiOptimWrapperConstructor: optim_wrapper key '
+                    f'PartwiseOptimWrapperConstructor: optim_wrapper key '
                     f'{name!r} is not a submodule of '
                     f'{type(model).__name__} (has {sorted(children)}).')
         parts: Dict[str, nn.Module] = {}

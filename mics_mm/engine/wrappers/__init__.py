@@ -1,3 +1,3 @@
-from .distributed import MicsDistributedDataParallel
+from .distributed import MultiForwardDistributedDataParallel
 
-__all__ = ['MicsDistributedDataParallel']
+__all__ = ['MultiForwardDistributedDataParallel']

@@ -32,7 +32,7 @@ def _accepts_ddp_model(train_step: Callable) -> bool:
 
 
 @MODEL_WRAPPERS.register_module()
-class MicsDistributedDataParallel(MMDistributedDataParallel):
+class MultiForwardDistributedDataParallel(MMDistributedDataParallel):
     """:class:`MMDistributedDataParallel` for CPU runs and multi-forward
     models.
 
@@ -50,7 +50,7 @@ class MicsDistributedDataParallel(MMDistributedDataParallel):
       reducer sees them (needed by models with several forwards/optimizers
       per step). Otherwise the parent's ``train_step`` is used.
 
-    Use it with ``model_wrapper_cfg=dict(type='MicsDistributedDataParallel')``
+    Use it with ``model_wrapper_cfg=dict(type='MultiForwardDistributedDataParallel')``
     (any ``default_scope``; it is registered in mmengine's root registry).
 
     Args:

@@ -1,4 +1,4 @@
-from .masked_resnet import MicsMaskedResNet
-from .uniformer3d import MicsUniFormer3D
+from .masked_resnet import MaskedResNet
+from .uniformer3d import UniFormer3D
 
-__all__ = ['MicsMaskedResNet', 'MicsUniFormer3D']
+__all__ = ['MaskedResNet', 'UniFormer3D']

@@ -11,7 +11,7 @@ from ..utils.masking import random_patch_mask, upsample_mask
 
 
 @MODELS.register_module()
-class MicsMaskedResNet(ResNet):
+class MaskedResNet(ResNet):
     """mmpretrain's ResNet with an optional masked-input forward.
 
     CNNs have no tokens to drop, so MICS' reconstructive task uses SimMIM's
@@ -45,7 +45,7 @@ class MicsMaskedResNet(ResNet):
                  **kwargs) -> None:
         super().__init__(in_channels=in_channels, **kwargs)
         if not 0.0 <= mask_ratio < 1.0:
-            raise ValueError(f'MicsMaskedResNet: mask_ratio must be in '
+            raise ValueError(f'MaskedResNet: mask_ratio must be in '
                              f'[0, 1), got {mask_ratio}.')
         self.mask_patch_size = mask_patch_size
         self.mask_ratio = mask_ratio
@@ -67,7 +67,7 @@ class MicsMaskedResNet(ResNet):
         p = self.mask_patch_size
         if h % p or w % p:
             raise ValueError(
-                f'MicsMaskedResNet: input {h}x{w} is not divisible by '
+                f'MaskedResNet: input {h}x{w} is not divisible by '
                 f'mask_patch_size={p}; change the crop size or the mask size.')
         if mask is True:
             mask = random_patch_mask(n, (h // p, w // p), self.mask_ratio,

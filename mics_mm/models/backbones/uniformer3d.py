@@ -13,7 +13,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-__all__ = ['MicsUniFormer3D']
+__all__ = ['UniFormer3D']
 
 
 class _DropPath(nn.Module):
@@ -163,7 +163,7 @@ class _SABlock(nn.Module):
 
 
 @MODELS.register_module()
-class MicsUniFormer3D(BaseModule):
+class UniFormer3D(BaseModule):
     """Volumetric UniFormer backbone.
 
     Stages 1-2 use local convolutional blocks, stages 3-4 global

@@ -1,3 +1,3 @@
-from .multimodal import MicsMultiModalClassifier
+from .multimodal import MICSMultiModalClassifier
 
-__all__ = ['MicsMultiModalClassifier']
+__all__ = ['MICSMultiModalClassifier']

@@ -16,7 +16,7 @@ from ..utils import global_feature, load_matching_weights
 
 
 @MODELS.register_module()
-class MicsMultiModalClassifier(BaseClassifier):
+class MICSMultiModalClassifier(BaseClassifier):
     """One encoder per modality, a fusion neck and a classification head.
 
     MICS fine-tuning (METHODS.md §1 "Fine-tuning", decisions 8 and 9): each
@@ -25,8 +25,8 @@ class MicsMultiModalClassifier(BaseClassifier):
     keys under ``pretrained_prefix``, ``'backbone.'`` by default, or
     ``'momentum_encoder.module.0.'`` for the momentum encoder). The last
     stage of each encoder, pooled (class token of a ViT, average of a CNN
-    map), goes to the fusion neck (``MicsFusionNeck``) and
-    the fused feature to ``head`` (e.g. ``MicsDistShiftHead``); optional
+    map), goes to the fusion neck (``MICSFusionNeck``) and
+    the fused feature to ``head`` (e.g. ``MICSDistShiftHead``); optional
     ``aux_head`` adds a classifier on each modality's own feature.
 
     Prediction works with any non-empty subset of the modalities: give only
@@ -37,7 +37,7 @@ class MicsMultiModalClassifier(BaseClassifier):
     modality.
 
     Semi-supervised training (METHODS.md decision 8, FixMatch's rule): when
-    the batch carries unlabelled samples (``MicsSemiSupervisedDataset``) and
+    the batch carries unlabelled samples (``SemiSupervisedDataset``) and
     ``semi_supervised`` is set, the model's prediction on the *weak* view
     (no gradient) gives a pseudo-label wherever its confidence reaches
     ``threshold``, and the *strong* view is trained on it:
@@ -69,7 +69,7 @@ class MicsMultiModalClassifier(BaseClassifier):
             gradient and stay in eval mode (BN statistics frozen); only the
             fusion neck and the heads train. Defaults to False.
         data_preprocessor (dict, optional): Defaults to
-            ``dict(type='MicsDataPreprocessor')``.
+            ``dict(type='PerModalityDataPreprocessor')``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -88,7 +88,7 @@ class MicsMultiModalClassifier(BaseClassifier):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='MicsDataPreprocessor')
+            data_preprocessor = dict(type='PerModalityDataPreprocessor')
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
@@ -96,15 +96,15 @@ class MicsMultiModalClassifier(BaseClassifier):
         self.modalities = tuple(modalities)
         if not self.modalities or len(set(self.modalities)) != len(
                 self.modalities):
-            raise ValueError('MicsMultiModalClassifier: `modalities` must be '
+            raise ValueError('MICSMultiModalClassifier: `modalities` must be '
                              f'distinct names, got {self.modalities}.')
         unknown = set(test_modalities or ()) - set(self.modalities)
         if unknown:
             raise ValueError(
-                f'MicsMultiModalClassifier: test_modalities {sorted(unknown)}'
+                f'MICSMultiModalClassifier: test_modalities {sorted(unknown)}'
                 f' are not among the model modalities {self.modalities}.')
         if not 0.0 <= modality_dropout < 1.0:
-            raise ValueError('MicsMultiModalClassifier: modality_dropout must '
+            raise ValueError('MICSMultiModalClassifier: modality_dropout must '
                              f'be in [0, 1), got {modality_dropout}.')
         self.backbones = nn.ModuleDict(
             {m: MODELS.build(backbone)
@@ -127,7 +127,7 @@ class MicsMultiModalClassifier(BaseClassifier):
         if semi_supervised is not None:
             unknown = set(semi_supervised) - {'threshold', 'weight'}
             if unknown:
-                raise KeyError('MicsMultiModalClassifier: unknown '
+                raise KeyError('MICSMultiModalClassifier: unknown '
                                f'semi_supervised keys {sorted(unknown)}; '
                                "valid: 'threshold', 'weight'.")
             self.semi = dict(threshold=0.95, weight=1.0)
@@ -136,7 +136,7 @@ class MicsMultiModalClassifier(BaseClassifier):
         if freeze_encoders:
             self.backbones.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> 'MicsMultiModalClassifier':
+    def train(self, mode: bool = True) -> 'MICSMultiModalClassifier':
         """Set the training mode; frozen encoders stay in eval mode."""
         super().train(mode)
         if self.freeze_encoders:
@@ -163,7 +163,7 @@ class MicsMultiModalClassifier(BaseClassifier):
         """
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(
-                f'MicsMultiModalClassifier: pre-training checkpoint '
+                f'MICSMultiModalClassifier: pre-training checkpoint '
                 f'{checkpoint!r} not found. Pre-train first (python '
                 'tools/train.py configs/mics/pretrain_kvasir.py) and set '
                 '--cfg-options model.pretrained=<work_dir>/epoch_N.pth, or '
@@ -177,7 +177,7 @@ class MicsMultiModalClassifier(BaseClassifier):
         }
         if not encoder:
             raise ValueError(
-                f'MicsMultiModalClassifier: {checkpoint!r} has no weights '
+                f'MICSMultiModalClassifier: {checkpoint!r} has no weights '
                 f'under {prefix!r}; is it a MICS pre-training checkpoint? '
                 '(set model.pretrained_prefix if the encoder is elsewhere)')
         loaded = {}
@@ -185,7 +185,7 @@ class MicsMultiModalClassifier(BaseClassifier):
         for name, backbone in self.backbones.items():
             unexpected = load_matching_weights(
                 backbone, encoder, checkpoint,
-                f'the MicsMultiModalClassifier {name!r} encoder',
+                f'the MICSMultiModalClassifier {name!r} encoder',
                 hint='Use the same backbone (depth, width, image size) as '
                 'in pre-training.',
                 prefix=prefix)
@@ -193,7 +193,7 @@ class MicsMultiModalClassifier(BaseClassifier):
         self.pretrain_report = dict(
             checkpoint=checkpoint, loaded=loaded, unexpected=unexpected)
         print_log(
-            f'MicsMultiModalClassifier: loaded {loaded} encoder tensors '
+            f'MICSMultiModalClassifier: loaded {loaded} encoder tensors '
             f'from {checkpoint} (ignored: {unexpected[:5]})',
             logger='current')
         return self.pretrain_report
@@ -203,10 +203,10 @@ class MicsMultiModalClassifier(BaseClassifier):
         names = [m for m in (modalities or self.modalities) if m in inputs]
         unknown = set(inputs) - set(self.modalities)
         if unknown:
-            raise KeyError(f'MicsMultiModalClassifier: unknown modalities '
+            raise KeyError(f'MICSMultiModalClassifier: unknown modalities '
                            f'{sorted(unknown)} (model has {self.modalities}).')
         if not names:
-            raise ValueError('MicsMultiModalClassifier: no modality to '
+            raise ValueError('MICSMultiModalClassifier: no modality to '
                              f'predict from (inputs have {sorted(inputs)}).')
         return names
 

@@ -1,3 +1,3 @@
-from .l2_attention import MicsL2AttnDiscriminator
+from .l2_attention import MICSL2AttnDiscriminator
 
-__all__ = ['MicsL2AttnDiscriminator']
+__all__ = ['MICSL2AttnDiscriminator']

@@ -93,7 +93,7 @@ class L2AttentionBlock(nn.Module):
 
 
 @MODELS.register_module()
-class MicsL2AttnDiscriminator(BaseModule):
+class MICSL2AttnDiscriminator(BaseModule):
     """Modality discriminator over an encoder's tokens.
 
     The released MICS discriminator is a 6-block transformer with

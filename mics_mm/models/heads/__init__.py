@@ -1,9 +1,9 @@
-from .aligned_head import MicsAlignedHead
-from .consistency_head import MicsConsistencyHead
-from .dist_shift_head import MicsDistShiftHead
-from .infonce_head import MicsInfoNCEHead
+from .aligned_head import MICSAlignedHead
+from .consistency_head import MICSConsistencyHead
+from .dist_shift_head import MICSDistShiftHead
+from .infonce_head import InfoNCEHead
 
 __all__ = [
-    'MicsAlignedHead', 'MicsConsistencyHead', 'MicsDistShiftHead',
-    'MicsInfoNCEHead'
+    'MICSAlignedHead', 'MICSConsistencyHead', 'MICSDistShiftHead',
+    'InfoNCEHead'
 ]

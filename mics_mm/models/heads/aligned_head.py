@@ -7,7 +7,7 @@ from mmpretrain.registry import MODELS
 
 
 @MODELS.register_module()
-class MicsAlignedHead(BaseModule):
+class MICSAlignedHead(BaseModule):
     r"""Adversarial modality-alignment loss (METHODS.md §1, item 3, dec. 7).
 
     A discriminator :math:`D` sees the encoder's token representation of a
@@ -35,7 +35,7 @@ class MicsAlignedHead(BaseModule):
     def __init__(self, gen_target: str = 'flip', init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if gen_target not in ('flip', 'uniform'):
-            raise ValueError("MicsAlignedHead: gen_target must be 'flip' or "
+            raise ValueError("MICSAlignedHead: gen_target must be 'flip' or "
                              f"'uniform', got {gen_target!r}.")
         self.gen_target = gen_target
 

@@ -15,7 +15,7 @@ from ..utils import gather_rows
 
 
 @MODELS.register_module()
-class MicsConsistencyHead(BaseModule):
+class MICSConsistencyHead(BaseModule):
     r"""Cross-modal contrastive loss with momentum features and a queue.
 
     MICS' *consistency* loss (METHODS.md §1, "Pre-training" item 1 and
@@ -39,7 +39,7 @@ class MicsConsistencyHead(BaseModule):
     ``('wli', 'nbi')`` is :math:`(\mathcal{L}_{w \to n} + \mathcal{L}_{n \to
     w}) / 2` as in the public code. The temperature :math:`\tau` is learnable
     (init 0.07) and clamped to ``temperature_range`` (0.001-0.5) before each
-    use. :math:`\alpha` is ``alpha * alpha_scale``; ``MicsAlphaWarmupHook``
+    use. :math:`\alpha` is ``alpha * alpha_scale``; ``MICSAlphaWarmupHook``
     ramps ``alpha_scale`` from 0 to 1 over the first epoch as the public code
     does (without the hook ``alpha_scale`` stays 1). The momentum features of
     every rank are then enqueued (first in, first out).
@@ -60,11 +60,11 @@ class MicsConsistencyHead(BaseModule):
     queue per step for that). The queue each step sees is the same as in
     the public code. Keys holding NaN / inf are never enqueued (the batch is
     dropped with a warning), so a step skipped for a non-finite loss
-    (``MicsNonFiniteLossHook(policy='skip')``) cannot poison the queue.
+    (``NonFiniteLossHook(policy='skip')``) cannot poison the queue.
 
     Deviation: the queue is initialised with random unit vectors as in the
     public code, but its size is a config value (default 65,536) and
-    :meth:`limit_queue` (called by ``MicsQueueSizeHook``) can use only its
+    :meth:`limit_queue` (called by ``MICSQueueSizeHook``) can use only its
     first slots, so that a small data set is not queued many times over
     (METHODS.md decision 5).
 
@@ -94,10 +94,10 @@ class MicsConsistencyHead(BaseModule):
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_modalities < 2:
-            raise ValueError('MicsConsistencyHead: needs at least two '
+            raise ValueError('MICSConsistencyHead: needs at least two '
                              f'modalities, got num_modalities={num_modalities}.')
         if queue_size < 0:
-            raise ValueError(f'MicsConsistencyHead: queue_size must be >= 0, '
+            raise ValueError(f'MICSConsistencyHead: queue_size must be >= 0, '
                              f'got {queue_size}.')
         self.num_modalities = num_modalities
         self.queue_size = queue_size
@@ -154,7 +154,7 @@ class MicsConsistencyHead(BaseModule):
         if len(feats) != self.num_modalities or len(momentum_feats) != len(
                 feats):
             raise ValueError(
-                f'MicsConsistencyHead: expected {self.num_modalities} '
+                f'MICSConsistencyHead: expected {self.num_modalities} '
                 f'modalities, got {len(feats)} online and '
                 f'{len(momentum_feats)} momentum features.')
         self.flush()
@@ -199,7 +199,7 @@ class MicsConsistencyHead(BaseModule):
             return
         if not torch.isfinite(pending).all():
             print_log(
-                'MicsConsistencyHead: the momentum features of this batch '
+                'MICSConsistencyHead: the momentum features of this batch '
                 'are not finite; they are not enqueued.',
                 logger='current',
                 level=logging.WARNING)

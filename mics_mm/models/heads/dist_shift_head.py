@@ -11,11 +11,11 @@ from mmpretrain.structures import DataSample
 
 from ..utils import gather_rows
 
-__all__ = ['MicsDistShiftHead']
+__all__ = ['MICSDistShiftHead']
 
 
 @MODELS.register_module()
-class MicsDistShiftHead(ClsHead):
+class MICSDistShiftHead(ClsHead):
     r"""Linear classifier trained with implicit semantic data augmentation.
 
     MICS' *distribution shift* of the fused feature (METHODS.md §1,
@@ -78,7 +78,7 @@ class MicsDistShiftHead(ClsHead):
     b`, an unbiased Monte-Carlo estimate of the expectation bounded above.
 
     The strength is :math:`\lambda = \lambda_0 \cdot` ``lambda_scale``;
-    ``MicsLambdaRampHook`` ramps ``lambda_scale`` from 0 to 1 (ISDA's
+    ``MICSLambdaRampHook`` ramps ``lambda_scale`` from 0 to 1 (ISDA's
     :math:`\lambda_0 t / T`). With :math:`\lambda = 0` (or a class with no
     spread yet) both modes reduce to the plain loss on ``fc(a)``. Prediction
     applies no augmentation.
@@ -167,7 +167,7 @@ class MicsDistShiftHead(ClsHead):
                 device: torch.device) -> torch.Tensor:
         """Hard labels of the batch, validated to lie in ``[0, K)``."""
         if not data_samples or 'gt_label' not in data_samples[0]:
-            raise ValueError('MicsDistShiftHead needs hard `gt_label`s in the '
+            raise ValueError('MICSDistShiftHead needs hard `gt_label`s in the '
                              'data samples')
         labels = torch.cat([ds.gt_label.reshape(-1) for ds in data_samples])
         labels = labels.to(device=device, dtype=torch.long)

@@ -9,7 +9,7 @@ from ..utils import gather_rows
 
 
 @MODELS.register_module()
-class MicsInfoNCEHead(BaseModule):
+class InfoNCEHead(BaseModule):
     r"""Symmetric InfoNCE: view 1 and view 2 of a sample are positives.
 
     BrainMVP's modality-aware contrastive loss (METHODS.md §2): with
@@ -39,7 +39,7 @@ class MicsInfoNCEHead(BaseModule):
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if temperature <= 0:
-            raise ValueError('MicsInfoNCEHead: temperature must be > 0, got '
+            raise ValueError('InfoNCEHead: temperature must be > 0, got '
                              f'{temperature}.')
         self.temperature = temperature
         self.normalize = normalize

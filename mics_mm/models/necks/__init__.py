@@ -1,7 +1,7 @@
-from .decoder3d import MicsDecoder2D, MicsDecoder3D
-from .fusion import MicsFusionNeck
-from .linear_decoder import MicsLinearDecoder2D
+from .decoder3d import BrainMVPConvDecoder2D, BrainMVPConvDecoder3D
+from .fusion import MICSFusionNeck
+from .linear_decoder import BrainMVPLinearDecoder2D
 
 __all__ = [
-    'MicsFusionNeck', 'MicsDecoder3D', 'MicsDecoder2D', 'MicsLinearDecoder2D'
+    'MICSFusionNeck', 'BrainMVPConvDecoder3D', 'BrainMVPConvDecoder2D', 'BrainMVPLinearDecoder2D'
 ]

@@ -7,11 +7,11 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-__all__ = ['MicsDecoder3D', 'MicsDecoder2D']
+__all__ = ['BrainMVPConvDecoder3D', 'BrainMVPConvDecoder2D']
 
 
 @MODELS.register_module()
-class MicsDecoder3D(BaseModule):
+class BrainMVPConvDecoder3D(BaseModule):
     """Up-sample the deepest backbone feature back to the input volume.
 
     Each of the ``log2(scale)`` steps is ConvTranspose3d(k2, s2) ->
@@ -74,8 +74,8 @@ class MicsDecoder3D(BaseModule):
 
 
 @MODELS.register_module()
-class MicsDecoder2D(MicsDecoder3D):
-    """:class:`MicsDecoder3D` for 2D slices (ConvTranspose2d / Conv2d /
+class BrainMVPConvDecoder2D(BrainMVPConvDecoder3D):
+    """:class:`BrainMVPConvDecoder3D` for 2D slices (ConvTranspose2d / Conv2d /
     InstanceNorm2d steps): BrainMVP's skip-free decoder behind a 2D
     mmpretrain backbone."""
 

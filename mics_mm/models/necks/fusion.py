@@ -9,11 +9,11 @@ from torch import Tensor
 
 from ..utils import global_feature
 
-__all__ = ['MicsFusionNeck']
+__all__ = ['MICSFusionNeck']
 
 
 @MODELS.register_module()
-class MicsFusionNeck(BaseModule):
+class MICSFusionNeck(BaseModule):
     """Fuse per-modality pooled features into one feature vector.
 
     One encoder per modality produces a feature per sample; this neck mixes
@@ -131,10 +131,10 @@ class MicsFusionNeck(BaseModule):
 
     def _check(self, feats: Dict[str, Tensor]) -> Dict[str, Tensor]:
         if not isinstance(feats, dict):
-            raise TypeError('MicsFusionNeck expects a dict modality -> '
+            raise TypeError('MICSFusionNeck expects a dict modality -> '
                             f'feature, got {type(feats).__name__}.')
         if len(feats) == 0:
-            raise ValueError('MicsFusionNeck got an empty dict: at least one '
+            raise ValueError('MICSFusionNeck got an empty dict: at least one '
                              f'of {self.modalities} is needed.')
         unknown = [m for m in feats if m not in self.modalities]
         if unknown:

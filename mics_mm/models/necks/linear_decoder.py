@@ -9,7 +9,7 @@ from mmpretrain.registry import MODELS
 
 
 @MODELS.register_module()
-class MicsLinearDecoder2D(BaseModule):
+class BrainMVPLinearDecoder2D(BaseModule):
     """1x1 conv to ``out_channels * stride**2`` channels, then pixel shuffle.
 
     SimMIM's linear decoder, generalised from 3 output channels to the

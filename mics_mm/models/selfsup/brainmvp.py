@@ -27,7 +27,7 @@ class BrainMVP(BaseSelfSupervisor):
 
     - *Modality template distillation* (MD view): masked blocks of channel
       ``k`` (modality ``m``) are filled from the learnable template of ``m``
-      (``templates``, a ``MicsModalityTemplates``), cropped at the sample's
+      (``templates``, a ``BrainMVPModalityTemplates``), cropped at the sample's
       canvas position (``canvas_offset`` and, for slices, ``canvas_axis`` /
       ``slice_index`` in the data sample's metainfo).
     - *Cross-modal reconstruction* (CMR view): masked blocks of channel
@@ -40,25 +40,25 @@ class BrainMVP(BaseSelfSupervisor):
       MSE over the whole image / volume (``recon_loss``), weighted
       ``10 * MD + 1 * CMR`` as in the public code.
     - *Modality-aware contrastive learning* (``head``,
-      ``MicsInfoNCEHead``): the two views' pooled deepest features, through
+      ``InfoNCEHead``): the two views' pooled deepest features, through
       ``projector``, are positives for the same sample and negatives for the
       others.
 
     ``use_cl`` and ``use_templates`` are switched by
-    ``MicsBrainMVPScheduleHook`` (decision 2): the public code turns the
+    ``BrainMVPScheduleHook`` (decision 2): the public code turns the
     contrastive loss on late in the schedule. Without the hook both stay as
     constructed.
 
     Args:
         backbone (dict): Encoder taking ``K`` input channels (an mmpretrain
-            2D backbone with ``in_channels=K`` or ``MicsUniFormer3D``).
+            2D backbone with ``in_channels=K`` or ``UniFormer3D``).
         neck (dict): Decoder to ``K`` channels at the input resolution
-            (``MicsLinearDecoder2D`` / ``MicsDecoder3D``).
+            (``BrainMVPLinearDecoder2D`` / ``BrainMVPConvDecoder3D``).
         head (dict, optional): Contrastive head; None switches CL off for
             good. Defaults to None.
         projector (dict, optional): Projection of the pooled feature for CL
             (e.g. ``NonLinearNeck``); None uses the pooled feature.
-        templates (dict, optional): ``MicsModalityTemplates``; None switches
+        templates (dict, optional): ``BrainMVPModalityTemplates``; None switches
             MD off (the CMR view alone is trained). Defaults to None.
         recon_loss (dict): Loss config. Defaults to
             ``dict(type='PixelReconstructionLoss', criterion='L2')`` (MSE).
@@ -129,7 +129,7 @@ class BrainMVP(BaseSelfSupervisor):
         if k < 2:
             raise ValueError('BrainMVP: cross-modal reconstruction needs at '
                              'least 2 channels; sample K >= 2 modalities '
-                             '(MicsSampleModalities duplicates when fewer).')
+                             '(SampleModalities duplicates when fewer).')
         shift = torch.randint(1, k, (n, k), device=device)
         return (torch.arange(k, device=device) + shift) % k
 

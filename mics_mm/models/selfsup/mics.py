@@ -36,14 +36,14 @@ class MICS(BaseSelfSupervisor):
     augmented view of the other, and a shared encoder is trained with three
     losses, each switchable and weighted from the config:
 
-    1. *Consistency* (``head``, :class:`MicsConsistencyHead`): cross-modal
+    1. *Consistency* (``head``, :class:`MICSConsistencyHead`): cross-modal
        contrast of projected global features against a momentum encoder
        (EMA of backbone + neck, ``momentum`` 0.005 in mmengine's convention,
        i.e. the paper's m = 0.995) and its queue.
     2. *Reconstructive* (``recon_neck`` + ``recon_head``): masked image
        modelling, MAE-style token dropping for ViTs (``MAEViT`` +
        ``MAEPretrainDecoder`` + ``MAEPretrainHead``) or SimMIM-style masked
-       input for CNNs (``MicsMaskedResNet`` + ``SimMIMLinearDecoder`` +
+       input for CNNs (``MaskedResNet`` + ``SimMIMLinearDecoder`` +
        ``SimMIMHead``). With ``cross_modal_recon=True`` the target of
        modality ``i`` is the co-registered image of modality ``i + 1``
        (METHODS.md decision 6).
@@ -55,7 +55,7 @@ class MICS(BaseSelfSupervisor):
 
     Total loss (public code): ``10 * recon + 1 * consistency + 0.1 *
     aligned``, from ``loss_weights``. Modalities are generic (N >= 2);
-    inputs come as a dict keyed by modality (``MicsDataPreprocessor``), and
+    inputs come as a dict keyed by modality (``PerModalityDataPreprocessor``), and
     all modalities of a batch go through the encoder in one call.
 
     Deviation (off by default; on in this project's ResNet configs):
@@ -70,7 +70,7 @@ class MICS(BaseSelfSupervisor):
 
     Args:
         backbone (dict): Encoder config. Must accept ``mask=`` (``MAEViT``,
-            ``MicsMaskedResNet``) when the reconstructive loss is on.
+            ``MaskedResNet``) when the reconstructive loss is on.
         neck (dict, optional): Projection of the global feature for the
             consistency loss (e.g. ``LinearNeck`` to 256). Defaults to None.
         head (dict, optional): Consistency head; None switches the
@@ -81,7 +81,7 @@ class MICS(BaseSelfSupervisor):
         discriminator (dict, optional): Modality discriminator; None switches
             the aligned loss off. Defaults to None.
         aligned_head (dict, optional): Adversarial loss head. Defaults to
-            ``dict(type='MicsAlignedHead')`` when a discriminator is given.
+            ``dict(type='MICSAlignedHead')`` when a discriminator is given.
         modalities (Sequence[str]): Modality names in input order.
             Defaults to ('wli', 'nbi').
         loss_weights (dict, optional): Weights of ``reconstruction``,
@@ -96,7 +96,7 @@ class MICS(BaseSelfSupervisor):
             False.
         pretrained (str, optional): Checkpoint to initialise from.
         data_preprocessor (dict, optional): Defaults to
-            ``dict(type='MicsDataPreprocessor')``.
+            ``dict(type='PerModalityDataPreprocessor')``.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -119,7 +119,7 @@ class MICS(BaseSelfSupervisor):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
-            data_preprocessor = dict(type='MicsDataPreprocessor')
+            data_preprocessor = dict(type='PerModalityDataPreprocessor')
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -145,7 +145,7 @@ class MICS(BaseSelfSupervisor):
         self.discriminator = MODELS.build(
             discriminator) if discriminator else None
         if discriminator and aligned_head is None:
-            aligned_head = dict(type='MicsAlignedHead')
+            aligned_head = dict(type='MICSAlignedHead')
         self.aligned_head = MODELS.build(
             aligned_head) if discriminator else None
         if not (self.with_head or self.with_recon or self.with_aligned):
@@ -159,7 +159,7 @@ class MICS(BaseSelfSupervisor):
             raise TypeError(
                 f'MICS: the reconstructive loss needs a backbone with a '
                 f'masked forward (`forward(x, mask=...)`): use MAEViT for '
-                f'ViTs or MicsMaskedResNet for ResNets, not '
+                f'ViTs or MaskedResNet for ResNets, not '
                 f'{type(self.backbone).__name__}; or set recon_head=None.')
         if self.with_head:
             if not self.with_neck:
@@ -292,7 +292,7 @@ class MICS(BaseSelfSupervisor):
         if self.with_aligned:
             raise TypeError(
                 'MICS: the aligned loss trains a discriminator with its own '
-                "optimizer: use optim_wrapper=dict(constructor='MicsMulti"
+                "optimizer: use optim_wrapper=dict(constructor='Partwise"
                 "OptimWrapperConstructor', generator=dict(...), "
                 'discriminator=dict(...)), or set model.discriminator=None.')
         return optim_wrapper, None
@@ -310,7 +310,7 @@ class MICS(BaseSelfSupervisor):
                 (everything but the discriminator) and ``discriminator``.
             ddp_model (nn.Module, optional): The distributed wrapper, so both
                 forwards run through it and DDP synchronises the gradients
-                (``MicsDistributedDataParallel`` passes itself).
+                (``MultiForwardDistributedDataParallel`` passes itself).
 
         Returns:
             dict[str, Tensor]: Logged values.
@@ -341,7 +341,7 @@ class MICS(BaseSelfSupervisor):
     def _check_finite(wrapper: OptimWrapper,
                       log_vars: Dict[str, torch.Tensor]) -> None:
         """Stop on a non-finite loss term, naming it, unless the runner's
-        ``MicsNonFiniteLossHook`` guards ``wrapper`` (it then applies the
+        ``NonFiniteLossHook`` guards ``wrapper`` (it then applies the
         configured policy, 'stop' or 'skip', inside ``update_params``)."""
         if not guarded(wrapper):
             stop_if_non_finite(log_vars, 'MICS')

@@ -1,7 +1,7 @@
 from .distributed import gather_rows
 from .loss_weights import merge_loss_weights
 from .masking import random_patch_mask, upsample_mask
-from .modality_templates import (MicsModalityTemplates, MicsTemplateFiller,
+from .modality_templates import (BrainMVPModalityTemplates, BrainMVPTemplateFiller,
                                  canvas_positions, check_canvas,
                                  crop_templates,
                                  fill_missing_modalities, load_templates)
@@ -9,7 +9,7 @@ from .pooling import global_feature
 from .state_dict import load_matching_weights
 
 __all__ = [
-    'MicsModalityTemplates', 'MicsTemplateFiller', 'canvas_positions',
+    'BrainMVPModalityTemplates', 'BrainMVPTemplateFiller', 'canvas_positions',
     'check_canvas', 'crop_templates',
     'fill_missing_modalities', 'load_templates', 'gather_rows',
     'global_feature', 'load_matching_weights',

@@ -10,8 +10,8 @@ from torch import nn
 from mmpretrain.registry import MODELS
 
 __all__ = [
-    'MicsModalityTemplates', 'crop_templates', 'canvas_positions',
-    'load_templates', 'fill_missing_modalities', 'MicsTemplateFiller',
+    'BrainMVPModalityTemplates', 'crop_templates', 'canvas_positions',
+    'load_templates', 'fill_missing_modalities', 'BrainMVPTemplateFiller',
     'check_canvas'
 ]
 
@@ -35,7 +35,7 @@ def crop_templates(templates: torch.Tensor, modality: torch.Tensor,
     size = tuple(int(s) for s in size)
     if len(size) != len(canvas) or offset.shape[1] != len(size):
         raise ValueError(
-            f'MicsModalityTemplates: crop of {len(size)} axes with offsets '
+            f'BrainMVPModalityTemplates: crop of {len(size)} axes with offsets '
             f'{tuple(offset.shape)} on a {tuple(canvas)} canvas.')
     device = templates.device
     modality = modality.to(device)
@@ -94,7 +94,7 @@ def canvas_positions(data_samples: Sequence,
 
 
 @MODELS.register_module()
-class MicsModalityTemplates(BaseModule):
+class BrainMVPModalityTemplates(BaseModule):
     """One learnable volume per modality, cropped at a sample's position.
 
     BrainMVP's modality template distillation (METHODS.md §2, "MD"): the
@@ -198,7 +198,7 @@ def fill_missing_modalities(inputs: torch.Tensor,
                             mask_background: bool = True) -> torch.Tensor:
     """Fill the channels of missing modalities from templates.
 
-    ``MicsArrangeModalities`` leaves a zero channel for each modality a
+    ``ArrangeModalities`` leaves a zero channel for each modality a
     study lacks and lists them in ``missing_modalities``. Here each such
     channel takes the template of its modality cropped at the sample's
     canvas position (:func:`canvas_positions`), which is how BrainMVP's
@@ -251,12 +251,12 @@ def fill_missing_modalities(inputs: torch.Tensor,
     return out
 
 
-class MicsTemplateFiller(nn.Module):
+class BrainMVPTemplateFiller(nn.Module):
     """Frozen BrainMVP templates that fill missing modality channels.
 
     Used by the downstream data preprocessors
-    (``MicsMRIDataPreprocessor`` for mmpretrain classifiers,
-    ``MicsMRISegDataPreProcessor`` for mmsegmentation segmentors): the
+    (``MRIDataPreprocessor`` for mmpretrain classifiers,
+    ``MRISegDataPreprocessor`` for mmsegmentation segmentors): the
     templates are read from a BrainMVP pre-training checkpoint at the first
     batch that needs them (so configs build without the file; a missing
     file fails at the first step, naming it) and kept as a non-persistent
@@ -281,7 +281,7 @@ class MicsTemplateFiller(nn.Module):
                  key: str = 'templates.templates',
                  vocabulary: Optional[Sequence[str]] = None,
                  mask_background: bool = True,
-                 owner: str = 'MicsTemplateFiller') -> None:
+                 owner: str = 'BrainMVPTemplateFiller') -> None:
         super().__init__()
         if vocabulary is None:
             from ...datasets.brain_mri import MRI_MODALITIES
