@@ -45,14 +45,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..structures import TISSUE_CLASSES
+
 __all__ = [
     'TISSUE_CLASSES', 'SIMULATED_CONTRASTS', 'MNI152_FILES',
     'find_mni152', 'find_brainweb_pair', 'load_mni152', 'tissue_labels',
     'simulate_contrast', 'make_brain_demo'
 ]
 
-#: Label names of the derived tissue segmentation.
-TISSUE_CLASSES = ('background', 'csf', 'gray_matter', 'white_matter')
 
 #: Relative (CSF, GM, WM) intensities of the simulated contrasts: T2- and
 #: PD-weighted CSF is bright, FLAIR suppresses it; grey matter is brighter

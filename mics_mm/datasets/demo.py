@@ -18,7 +18,7 @@ from typing import Callable, Dict, Optional, Union
 import cv2
 import numpy as np
 
-from .kvasir import KVASIR_CLASSES
+from ..structures import KVASIR_CLASSES
 
 __all__ = [
     'KVASIR_CLASSES', 'README_MARKER', 'DemoDataExistsError',

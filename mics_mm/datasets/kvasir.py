@@ -12,14 +12,7 @@ from .splits import (DEFAULT_IMAGE_EXTS, DEFAULT_MODALITIES, LAYOUTS,
                      PAIRINGS, check_data_root, check_modalities, scan_layout,
                      verify_image_files)
 
-__all__ = ['KVASIR_CLASSES', 'KvasirDataset']
-
-#: The 8 classes of Kvasir v1/v2, in the sorted order of their folders.
-KVASIR_CLASSES: Tuple[str, ...] = ('dyed-lifted-polyps',
-                                   'dyed-resection-margins', 'esophagitis',
-                                   'normal-cecum', 'normal-pylorus',
-                                   'normal-z-line', 'polyps',
-                                   'ulcerative-colitis')
+__all__ = ['KvasirDataset']
 
 _ERR = 'KvasirDataset: '
 

@@ -40,6 +40,9 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+
+from ..structures import ENDOSCOPY_MODALITIES
+
 __all__ = [
     'DEFAULT_IMAGE_EXTS', 'DEFAULT_MODALITIES', 'DEFAULT_FRACTIONS',
     'LAYOUTS', 'PAIRINGS', 'ScanResult', 'check_data_root',
@@ -51,7 +54,7 @@ __all__ = [
 
 DEFAULT_IMAGE_EXTS: Tuple[str, ...] = ('.jpg', '.jpeg', '.png', '.bmp', '.tif',
                                        '.tiff')
-DEFAULT_MODALITIES: Tuple[str, ...] = ('wli', 'nbi')
+DEFAULT_MODALITIES: Tuple[str, ...] = ENDOSCOPY_MODALITIES
 DEFAULT_FRACTIONS: Tuple[float, ...] = (1, 5, 10, 20, 50, 100)
 LAYOUTS: Tuple[str, ...] = ('auto', 'kvasir', 'paired')
 PAIRINGS: Tuple[str, ...] = ('name', 'order')

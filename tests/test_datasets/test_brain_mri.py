@@ -11,8 +11,9 @@ from mmengine.dataset import Compose
 from mmpretrain.registry import DATASETS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
-from mics_mm.datasets import (MODALITY_ALIASES, MRI_MODALITIES,
-                              BrainMRIDataset, canonical_modality)
+from mics_mm.datasets import BrainMRIDataset
+from mics_mm.structures import (MODALITY_ALIASES, MRI_MODALITIES,
+                                canonical_modality)
 from mics_mm.datasets.transforms import (ForegroundCrop, LoadMRIStudy,
                                          PackMRIInputs,
                                          PercentileNormalize,

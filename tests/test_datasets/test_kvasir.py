@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import mics_mm  # noqa: F401  (registers the dataset)
-from mics_mm.datasets import KVASIR_CLASSES, KvasirDataset
+from mics_mm.datasets import KvasirDataset
+from mics_mm.structures import KVASIR_CLASSES
 
 
 def _img(path, value=0, size=8):

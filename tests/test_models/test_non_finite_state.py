@@ -2,8 +2,7 @@
 queue and the distribution-shift head's class statistics."""
 import torch
 
-from mics_mm.engine.hooks.non_finite_hook import (non_finite_terms,
-                                                  stop_if_non_finite)
+from mics_mm.utils.non_finite import non_finite_terms, stop_if_non_finite
 from mics_mm.models.utils import gather_rows
 from mmpretrain.registry import MODELS
 

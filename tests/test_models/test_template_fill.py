@@ -4,7 +4,7 @@ loading, canvas checks, and the mmpretrain MRI data preprocessor."""
 import pytest
 import torch
 
-from mics_mm.datasets import MRI_MODALITIES
+from mics_mm.structures import MRI_MODALITIES
 from mics_mm.models.utils import (BrainMVPTemplateFiller, crop_templates,
                                   fill_missing_modalities)
 from mmpretrain.registry import MODELS

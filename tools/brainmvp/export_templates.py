@@ -20,7 +20,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from mics_mm.datasets.brain_mri import MRI_MODALITIES
+from mics_mm.structures import MRI_MODALITIES
 
 
 def parse_args(argv=None):

@@ -15,7 +15,7 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
-from ..brain_mri import canonical_modality
+from ...structures import canonical_modality
 
 __all__ = [
     'load_nifti', 'LoadMRIStudy', 'PercentileNormalize',

@@ -9,61 +9,11 @@ from mmengine.optim import OptimWrapperDict
 
 from mmpretrain.registry import HOOKS
 
-__all__ = [
-    'NonFiniteLossHook', 'non_finite_terms', 'stop_if_non_finite',
-    'guarded'
-]
+from ...utils.non_finite import GUARD_ATTR, NON_FINITE_FIX, non_finite_terms
+
+__all__ = ['NonFiniteLossHook']
 
 POLICIES = ('stop', 'skip')
-_GUARD = '_mics_non_finite_guard'
-_FIX = ('Lower the learning rate, enable gradient clipping '
-        '(optim_wrapper.clip_grad=dict(max_norm=...)) or check the inputs, '
-        'then resume from the last checkpoint (tools/train.py CONFIG '
-        '--resume); or set default_hooks.non_finite.policy=\'skip\' to skip '
-        'such steps. See docs/reliability.md.')
-
-
-def non_finite_terms(log_vars: Optional[Dict[str, torch.Tensor]]
-                     ) -> List[str]:
-    """``'name=value'`` for every logged value that is NaN or inf.
-
-    Args:
-        log_vars (dict, optional): The second output of ``parse_losses``.
-
-    Returns:
-        list[str]: E.g. ``['loss=nan', 'loss_recon=nan']``.
-    """
-    bad = []
-    for name, value in (log_vars or {}).items():
-        value = torch.as_tensor(value).detach()
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            shown = value.item() if value.numel() == 1 else 'non-finite'
-            bad.append(f'{name}={shown}')
-    return bad
-
-
-def stop_if_non_finite(log_vars: Dict[str, torch.Tensor],
-                       owner: str) -> None:
-    """The ``'stop'`` policy for code that runs without the hook.
-
-    Args:
-        log_vars (dict): Loss terms (``parse_losses``' second output).
-        owner (str): Name used in the message.
-
-    Raises:
-        FloatingPointError: Naming the non-finite terms.
-    """
-    bad = non_finite_terms(log_vars)
-    if bad:
-        raise FloatingPointError(
-            f'{owner}: non-finite loss ({", ".join(bad)}); training stopped '
-            f'before the update, so no NaN reaches the weights. {_FIX}')
-
-
-def guarded(optim_wrapper) -> bool:
-    """Whether :class:`NonFiniteLossHook` checks this wrapper's
-    ``update_params`` (models then leave the decision to it)."""
-    return bool(getattr(optim_wrapper, _GUARD, False))
 
 
 def _unwrap(model):
@@ -158,8 +108,8 @@ class NonFiniteLossHook(Hook):
             self._non_finite()
 
         wrapper.update_params = checked_update_params
-        setattr(wrapper, _GUARD, True)
-        self._patched += [(wrapper, 'update_params'), (wrapper, _GUARD)]
+        setattr(wrapper, GUARD_ATTR, True)
+        self._patched += [(wrapper, 'update_params'), (wrapper, GUARD_ATTR)]
 
     def after_train(self, runner) -> None:
         for obj, name in self._patched:
@@ -206,14 +156,14 @@ class NonFiniteLossHook(Hook):
             raise FloatingPointError(
                 f'{what}. Training stopped before the update (policy '
                 f"'stop'): the weights and every saved checkpoint are "
-                f'unchanged. {_FIX}')
+                f'unchanged. {NON_FINITE_FIX}')
         state = self._non_finite_state()
         if state:
             raise FloatingPointError(
                 f'{what}; the step cannot be skipped: the model state is '
                 f'already non-finite in {state[:5]} (written by the forward '
                 'pass or an earlier update). Training stopped; the saved '
-                f'checkpoints are unchanged. {_FIX}')
+                f'checkpoints are unchanged. {NON_FINITE_FIX}')
         if self._last_skipped_iter != runner.iter:
             self._last_skipped_iter = runner.iter
             self.num_skipped += 1
@@ -222,7 +172,7 @@ class NonFiniteLossHook(Hook):
             raise FloatingPointError(
                 f'{what}; {self._consecutive} iterations in a row were '
                 f'skipped (max_consecutive_skips='
-                f'{self.max_consecutive_skips}): training stopped. {_FIX}')
+                f'{self.max_consecutive_skips}): training stopped. {NON_FINITE_FIX}')
         runner.logger.warning(
             f'{what}; step skipped (policy \'skip\'; {self.num_skipped} '
             'skipped so far).')

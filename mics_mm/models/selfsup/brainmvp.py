@@ -8,7 +8,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ...datasets.brain_mri import MRI_MODALITIES, canonical_modality
+from ...structures import MRI_MODALITIES, canonical_modality
 from ..utils import (canvas_positions, check_canvas, global_feature,
                      merge_loss_weights, random_patch_mask, upsample_mask)
 

@@ -11,7 +11,7 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ...engine.hooks.non_finite_hook import guarded, stop_if_non_finite
+from ...utils.non_finite import guarded, stop_if_non_finite
 from ..utils import global_feature, merge_loss_weights
 
 DEFAULT_LOSS_WEIGHTS = dict(reconstruction=10.0, consistency=1.0, aligned=0.1)

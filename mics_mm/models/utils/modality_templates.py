@@ -9,6 +9,8 @@ from torch import nn
 
 from mmpretrain.registry import MODELS
 
+from ...structures import MRI_MODALITIES
+
 __all__ = [
     'BrainMVPModalityTemplates', 'crop_templates', 'canvas_positions',
     'load_templates', 'fill_missing_modalities', 'BrainMVPTemplateFiller',
@@ -284,7 +286,6 @@ class BrainMVPTemplateFiller(nn.Module):
                  owner: str = 'BrainMVPTemplateFiller') -> None:
         super().__init__()
         if vocabulary is None:
-            from ...datasets.brain_mri import MRI_MODALITIES
             vocabulary = MRI_MODALITIES
         self.vocabulary = tuple(vocabulary)
         self.source = templates
