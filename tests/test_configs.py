@@ -14,8 +14,8 @@ from mmengine.optim import OptimWrapperDict, build_optim_wrapper
 
 from mmengine.registry import DefaultScope
 
-from mics_mm.datasets.brain_demo import make_brain_demo
-from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.testing.brain_demo import make_brain_demo
+from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mmpretrain.registry import DATASETS, HOOKS, MODEL_WRAPPERS, MODELS
 

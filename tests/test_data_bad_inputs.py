@@ -1,6 +1,6 @@
 """The bad-input corpus through the real loaders, transforms and tools.
 
-``mics_mm.datasets.bad_inputs.make_bad_inputs`` (``tools/data/
+``mics_mm.testing.bad_inputs.make_bad_inputs`` (``tools/data/
 make_bad_inputs.py``) generates every case into a temporary folder; each is
 either read as documented (``'handled'``) or refused early with a message
 naming the file or key and the fix (``'error'``). Failed runs must not
@@ -21,8 +21,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 
 from mics_mm.datasets import BrainMRIDataset, KvasirDataset
-from mics_mm.datasets.bad_inputs import CASES, MARKER, make_bad_inputs
-from mics_mm.datasets.splits import verify_image_files
+from mics_mm.testing.bad_inputs import CASES, MARKER, make_bad_inputs
+from mics_mm.datasets.layouts import verify_image_files
 from mics_mm.datasets.transforms import LoadMultiModalImages
 from mics_mm.datasets.transforms.loading import ImageLoadError
 from mics_mm.datasets.transforms.mri import LoadMRIStudy

@@ -3,7 +3,8 @@ from .brain_mri import BrainMRIDataset
 from .brain_mri_slices import BrainMRISliceDataset
 from .kvasir import KvasirDataset
 from .semi_supervised import SemiSupervisedDataset
-from .splits import ScanResult, make_splits, scan_layout
+from .layouts import ScanResult, scan_layout
+from .splits import make_splits
 
 __all__ = [
     'BrainMRIDataset', 'BrainMRISliceDataset', 'KvasirDataset',

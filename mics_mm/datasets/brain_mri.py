@@ -3,12 +3,12 @@ import csv
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from ..structures import MODALITY_ALIASES, MRI_MODALITIES, canonical_modality
+from ..structures import MRI_MODALITIES, canonical_modality
 
 __all__ = ['BrainMRIDataset']
 

@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
-from .splits import (DEFAULT_IMAGE_EXTS, DEFAULT_MODALITIES, LAYOUTS,
+from .layouts import (DEFAULT_IMAGE_EXTS, DEFAULT_MODALITIES, LAYOUTS,
                      PAIRINGS, check_data_root, check_modalities, scan_layout,
                      verify_image_files)
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from mics_mm.datasets import KvasirDataset
-from mics_mm.datasets.splits import (detect_layout, make_splits,
-                                     nested_labeled_subsets, pairing_key,
-                                     scan_layout, stratified_partition)
+from mics_mm.datasets.layouts import detect_layout, pairing_key, scan_layout
+from mics_mm.datasets.splits import (make_splits, nested_labeled_subsets,
+                                     stratified_partition)
 
 
 def _img(path, value=0):

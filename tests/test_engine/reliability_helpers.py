@@ -61,7 +61,7 @@ def unwrap(model):
 # ------------------------------------------------------------------ data
 def make_kvasir(root: str, per_class: int = 2, size: int = 64) -> str:
     """SYNTHETIC Kvasir-layout demo data (8 classes)."""
-    from mics_mm.datasets.demo import make_demo_kvasir
+    from mics_mm.testing.kvasir_demo import make_demo_kvasir
     make_demo_kvasir(root, per_class=per_class, size=size, seed=0)
     return str(root)
 

@@ -18,7 +18,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mics_mm.datasets.brain_demo import find_mni152, make_brain_demo
+from mics_mm.testing.brain_demo import find_mni152, make_brain_demo
 from mics_mm.structures import TISSUE_CLASSES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample

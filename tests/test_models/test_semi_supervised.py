@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mmpretrain.registry import DATASETS, MODELS
 

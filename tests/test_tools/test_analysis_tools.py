@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from PIL import Image
 
-from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mics_mm.evaluation import ClsReportMetric
 from mmpretrain.registry import MODELS

@@ -44,7 +44,7 @@ def test_demo_reads_the_newest_scalars(tmp_path):
 
 
 def test_pretrain_speed_smoke(tmp_path):
-    from mics_mm.datasets.demo import make_demo_kvasir
+    from mics_mm.testing.kvasir_demo import make_demo_kvasir
     data = tmp_path / 'demo'
     make_demo_kvasir(data, per_class=2, size=32)
     out = tmp_path / 'bench.json'

@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 
-from mics_mm.datasets.demo import make_demo_kvasir
+from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

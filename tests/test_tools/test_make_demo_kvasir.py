@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mics_mm.structures import KVASIR_CLASSES
-from mics_mm.datasets.demo import (README_MARKER, DemoDataExistsError, is_synthetic_demo,
+from mics_mm.testing.kvasir_demo import (README_MARKER, DemoDataExistsError, is_synthetic_demo,
                                    make_demo_image, make_demo_kvasir)
 from mics_mm.datasets.transforms import simulate_nbi
 

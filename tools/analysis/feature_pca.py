@@ -50,7 +50,7 @@ from analysis_common import (DEFAULT_SPLIT, batches, build_split,  # noqa
                              load_state_dict, resize_pipeline, save_figure,
                              spread_over_classes)
 
-from mics_mm.datasets.demo import is_synthetic_demo  # noqa: E402
+from mics_mm.testing.kvasir_demo import is_synthetic_demo  # noqa: E402
 from mics_mm.models.utils import (global_feature,  # noqa: E402
                                   load_matching_weights)
 from mmpretrain.registry import MODELS  # noqa: E402

@@ -47,7 +47,7 @@ from analysis_common import (DEFAULT_SPLIT, batches, build_split,  # noqa
                              load_state_dict, save_figure,
                              spread_over_classes, to_rgb_image)
 
-from mics_mm.datasets.demo import is_synthetic_demo  # noqa: E402
+from mics_mm.testing.kvasir_demo import is_synthetic_demo  # noqa: E402
 from mics_mm.models.utils import load_matching_weights  # noqa: E402
 from mmpretrain.registry import MODELS  # noqa: E402
 

@@ -26,7 +26,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mics_mm.datasets.demo import is_synthetic_demo  # noqa: E402
+from mics_mm.testing.kvasir_demo import is_synthetic_demo  # noqa: E402
 from mics_mm.datasets.transforms import (LoadMultiModalImages,  # noqa
                                          SimulatedNBI)
 

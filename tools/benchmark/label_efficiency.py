@@ -526,7 +526,7 @@ def prepare_data(args) -> str:
         if not osp.isdir(data):
             if args.data:
                 raise FileNotFoundError(f'--data {data} does not exist')
-            from mics_mm.datasets.demo import make_demo_kvasir
+            from mics_mm.testing.kvasir_demo import make_demo_kvasir
             make_demo_kvasir(data, per_class=40, size=64, seed=0)
         if not osp.isfile(osp.join(data, 'splits', 'train.json')):
             make_splits(data, seed=0)
@@ -537,7 +537,7 @@ def prepare_data(args) -> str:
                     f'--data {data} is not a demo brain set (no '
                     'provenance.json); make one with '
                     'tools/data/make_brain_demo.py')
-            from mics_mm.datasets.brain_demo import make_brain_demo
+            from mics_mm.testing.brain_demo import make_brain_demo
             make_brain_demo(data)
     return data
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from mics_mm.datasets.bad_inputs import case_table, make_bad_inputs
+from mics_mm.testing.bad_inputs import case_table, make_bad_inputs
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,14 +8,14 @@ Example::
 
 Derived subjects (random deformations of the one template) and SIMULATED
 T2 / PD / FLAIR contrasts are labelled as such in the written README.txt
-and provenance.json: see mics_mm/datasets/brain_demo.py.
+and provenance.json: see mics_mm/testing/brain_demo.py.
 """
 import argparse
 import json
 import sys
 import time
 
-from mics_mm.datasets.brain_demo import ITK_DATA_DIR, make_brain_demo
+from mics_mm.testing.brain_demo import ITK_DATA_DIR, make_brain_demo
 
 
 def parse_args(argv=None):

@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 
-from mics_mm.datasets.demo import DemoDataExistsError, make_demo_kvasir
+from mics_mm.testing.kvasir_demo import DemoDataExistsError, make_demo_kvasir
 
 
 def parse_args(argv=None) -> argparse.Namespace:

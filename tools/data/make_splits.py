@@ -16,8 +16,8 @@ import shlex
 import sys
 from typing import List, Optional, Sequence
 
-from mics_mm.datasets.splits import (DEFAULT_FRACTIONS, DEFAULT_MODALITIES,
-                                     LAYOUTS, PAIRINGS, fraction_tag,
+from mics_mm.datasets.layouts import DEFAULT_MODALITIES, LAYOUTS, PAIRINGS
+from mics_mm.datasets.splits import (DEFAULT_FRACTIONS, fraction_tag,
                                      make_splits)
 
 __all__ = ['parse_args', 'format_table', 'main']

@@ -299,7 +299,7 @@ def _readme(out: Path, arguments: str, paired: bool, total: int) -> str:
         '',
         'These images are SYNTHETIC. They are NOT real endoscopy images and',
         'NOT part of Kvasir, Kvasir v2 or the MICS data set. They were drawn',
-        'by a program (mics_mm.datasets.demo) for tests and demos only:',
+        'by a program (mics_mm.testing.kvasir_demo) for tests and demos only:',
         f'    {command}',
         'Any accuracy measured on them says nothing about medical images.',
         '',
@@ -353,7 +353,7 @@ def make_demo_kvasir(out: Union[str, Path],
         _readme(out, arguments, paired, n_files), encoding='utf-8')
 
     if paired:
-        from .transforms.modality import simulate_nbi
+        from ..datasets.transforms.modality import simulate_nbi
         n_test = int(round(per_class * _TEST_FRACTION))
         counts: dict = {'train': {}, 'test': {}}
     else:
