@@ -1,10 +1,14 @@
 """mics_mm: multimodal self-supervised pre-training for medical images.
 
-Importing the package applies the compatibility fixes of
-:mod:`mics_mm.compat` first, then registers every module into mmpretrain's
-registries (``default_scope='mmpretrain'``), so configs name them directly.
+Importing the package registers its modules: models, datasets, transforms,
+metrics and hooks into mmpretrain's registries (``default_scope=
+'mmpretrain'``), and the engine parts every scope uses (``SafeRunner``,
+``SafeCheckpointHook``, the ``MultiForwardDistributedDataParallel`` wrapper,
+the ``atomic_local`` file backend) into mmengine's root registries. It
+changes nothing of torch, mmengine or mmcv: the runtime configs opt in to
+these parts by name (docs/reliability.md). The mmsegmentation parts are in
+:mod:`mics_mm.seg`, imported by the segmentation configs.
 """
-from . import compat  # noqa: F401  (must come first: patches mmengine/mmcv)
 from . import datasets, engine, evaluation, models  # noqa: F401
 from .version import __version__
 

@@ -2,7 +2,7 @@
 
 Same command line as mmpretrain's ``tools/test.py`` (a subset); the config
 handling, including the config-key check, is shared with
-``tools/train.py``.
+``tools/train.py`` (:func:`mics_mm.apis.load_config`).
 
 Examples::
 
@@ -13,16 +13,16 @@ import argparse
 import copy
 import os
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.fileio import dump
+from mmengine.registry import RUNNERS
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train import (UsageError, add_common_args,  # noqa: E402
-                   build_runner, finish_distributed, load_config)
+import mics_mm  # noqa: F401  (registers the modules)
+from mics_mm.apis import add_common_args, load_config
+from mics_mm.engine.runner import UsageError, finish_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -95,9 +95,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     args = parse_args(argv)
     try:
         cfg = merge_test_args(load_config(args), args)
+        runner = RUNNERS.build(cfg)
     except UsageError as err:  # a bad config key, named
         raise SystemExit(f'tools/test.py: error: {err}') from None
-    runner = build_runner(cfg)
     metrics = runner.test()
     if args.out is not None and args.out_item == 'metrics' and \
             is_main_process():

@@ -1,14 +1,20 @@
 # Runtime shared by every mics_mm config.
 default_scope = 'mmpretrain'
-# Registers mics_mm's modules and applies its compatibility fixes; this is
-# what lets mmpretrain's own packaged tools/train.py run these configs.
+# Registers mics_mm's modules (it patches nothing); this is what lets
+# mmpretrain's own packaged tools/train.py run these configs.
 custom_imports = dict(imports=['mics_mm'], allow_failed_imports=False)
+# mmengine's Runner plus start-up checks (config keys, device, work dir,
+# unreadable checkpoints); docs/reliability.md. mmpretrain's packaged
+# tools/train.py honours runner_type too.
+runner_type = 'SafeRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # Atomic files, save before prune, no NaN weights, loadable with
+    # weights_only=True (docs/reliability.md).
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
     # A NaN / inf loss stops training before the update ('stop'), or the
@@ -19,7 +25,8 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # NCCL on GPUs; mics_mm.compat switches to gloo when no GPU is present.
+    # NCCL on GPUs; SafeRunner uses gloo when no GPU exists (a machine with
+    # GPUs that torch cannot use stops instead, docs/reliability.md).
     dist_cfg=dict(backend='nccl'),
 )
 

@@ -4,13 +4,16 @@
 default_scope = 'mmseg'
 custom_imports = dict(
     imports=['mics_mm', 'mics_mm.seg'], allow_failed_imports=False)
+# mmengine's Runner plus start-up checks (docs/reliability.md); mmseg's
+# packaged tools/train.py honours runner_type too.
+runner_type = 'SafeRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=500,
+        type='SafeCheckpointHook', by_epoch=False, interval=500,
         max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # A NaN / inf loss stops training before the update ('stop'), or the
@@ -21,7 +24,7 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # NCCL on GPUs; mics_mm.compat switches to gloo when no GPU is present.
+    # NCCL on GPUs; SafeRunner uses gloo when no GPU exists.
     dist_cfg=dict(backend='nccl'),
 )
 vis_backends = [dict(type='LocalVisBackend')]

@@ -3,5 +3,6 @@
 Tools import these from the package; no tool imports another tool.
 """
 from .amp import enable_amp
+from .cli import LAUNCHERS, add_common_args, load_config
 
-__all__ = ['enable_amp']
+__all__ = ['LAUNCHERS', 'add_common_args', 'enable_amp', 'load_config']

@@ -1,3 +1,1 @@
-from . import hooks, optimizers, wrappers  # noqa: F401
-
-__all__ = []
+from . import fileio, hooks, optimizers, runner, wrappers  # noqa: F401

@@ -1,41 +1,28 @@
 """mmsegmentation parts of mics_mm (BrainMVP downstream segmentation).
 
-Importing this package (``custom_imports=dict(imports=['mics_mm',
-'mics_mm.seg'])`` in a config with ``default_scope='mmseg'``) registers, in
-mmsegmentation's registries: the data preprocessor that fills missing
+Imported by the segmentation configs (``custom_imports=dict(imports=
+['mics_mm', 'mics_mm.seg'])`` with ``default_scope='mmseg'``). It registers,
+in mmsegmentation's registries: the data preprocessor that fills missing
 modalities from BrainMVP templates, the MRI slice packer, a UNet-style
-decode head and the per-case Dice metric; and it makes the MRI datasets
-and transforms of :mod:`mics_mm.datasets` (registered in mmpretrain's
-registries) available under the same names to mmseg configs.
-"""
-import mics_mm  # noqa: F401  (compat fixes: mmcv.ops fallback before mmseg)
-from mmpretrain.registry import DATASETS as CLS_DATASETS
-from mmpretrain.registry import TRANSFORMS as CLS_TRANSFORMS
-from mmseg.registry import DATASETS, TRANSFORMS
+decode head and the per-case Dice metric. The MRI datasets and transforms
+stay in mmpretrain's registries; the mmseg configs name them with their
+scope, ``type='mmpretrain.BrainMRISliceDataset'`` (mmengine looks a
+``scope.Name`` up in that scope's registry).
 
-from .data_preprocessor import MRISegDataPreprocessor
-from .formatting import PackMRISegInputs
-from .metrics import VolumeDiceMetric
-from .unet_head import UNetDecodeHead
+mmsegmentation imports ``mmcv.ops`` at module level; under mmcv-lite (no
+compiled ops) this package first installs a pure-PyTorch stand-in
+(:mod:`.mmcv_ops_fallback`), and only then. Nothing else of mics_mm does.
+"""
+from .mmcv_ops_fallback import install_if_needed
+
+install_if_needed()
+
+from .data_preprocessor import MRISegDataPreprocessor  # noqa: E402
+from .formatting import PackMRISegInputs  # noqa: E402
+from .metrics import VolumeDiceMetric  # noqa: E402
+from .unet_head import UNetDecodeHead  # noqa: E402
 
 __all__ = [
-    'MRISegDataPreprocessor', 'PackMRISegInputs',
-    'VolumeDiceMetric', 'UNetDecodeHead', 'SHARED_DATASETS',
-    'SHARED_TRANSFORMS'
+    'MRISegDataPreprocessor', 'PackMRISegInputs', 'VolumeDiceMetric',
+    'UNetDecodeHead'
 ]
-
-#: mics_mm datasets also registered in mmseg's ``DATASETS``.
-SHARED_DATASETS = ('BrainMRIDataset', 'BrainMRISliceDataset')
-#: mics_mm transforms also registered in mmseg's ``TRANSFORMS``.
-SHARED_TRANSFORMS = ('LoadMRIStudy', 'PercentileNormalize',
-                     'ForegroundCrop', 'SampleModalities',
-                     'ArrangeModalities', 'RandomSlice2D',
-                     'TakeSlice2D', 'CropPad', 'RandomPatch3D',
-                     'CachedCompose')
-
-for _name in SHARED_DATASETS:
-    if DATASETS.get(_name) is None:
-        DATASETS.register_module(module=CLS_DATASETS.get(_name))
-for _name in SHARED_TRANSFORMS:
-    if TRANSFORMS.get(_name) is None:
-        TRANSFORMS.register_module(module=CLS_TRANSFORMS.get(_name))

@@ -1,7 +1,7 @@
 """Run under torchrun (2 gloo processes) by test_distributed_equivalence.py.
 
 Each run goes through tools/train.py's own config handling (``--launcher
-pytorch``: gloo and CPU DDP via mics_mm.compat) with a per-rank batch of 4
+pytorch``: gloo and CPU DDP set up by ``SafeRunner``) with a per-rank batch of 4
 (global 8); every rank writes its logged values per iteration and its final
 state dict to ``OUT/<run>_rank<r>.pt``. All runs share one process group
 (started by the first runner, ended here).
@@ -16,10 +16,9 @@ import sys
 import torch
 
 import mics_mm  # noqa: F401
-from mics_mm.compat import finish_distributed
-
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import reliability_helpers as rh  # noqa: E402
+# run as a script: its folder (tests/test_engine) is first on sys.path
+import reliability_helpers as rh
+from mics_mm.engine.runner import finish_distributed
 
 
 def main() -> None:

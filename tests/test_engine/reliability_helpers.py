@@ -1,9 +1,9 @@
 """Shared by the reliability tests and the 2-process driver: tiny data,
 derived configs and in-process runs through tools/train.py's own code."""
+import importlib.util
 import json
 import os
 import os.path as osp
-import sys
 import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -14,10 +14,23 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmengine.registry import RUNNERS
+
+from mics_mm.apis import load_config
+
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO / 'tools') not in sys.path:
-    sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402  (tools/train.py)
+
+
+def _load_train_tool():
+    """tools/train.py as a module (a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location('mics_tools_train',
+                                                  REPO / 'tools' / 'train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+train_tool = _load_train_tool()
 
 MICS_VIT = (REPO / 'configs/mics/'
             'mics_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-64px.py')
@@ -202,18 +215,17 @@ def build_runner(config: str,
                  options: Sequence[str] = (),
                  launcher: str = 'none',
                  extra_args: Sequence[str] = ()):
-    """Build a Runner exactly as tools/train.py does (config-key and work
-    dir checks included), with a unique experiment name so that several
-    runs can share one process."""
+    """Build a Runner exactly as tools/train.py does (config-key checks
+    included; ``SafeRunner`` checks the work dir when it trains), with a
+    unique experiment name so that several runs can share one process."""
     argv = [
         str(config), '--work-dir',
         str(work_dir), '--launcher', launcher, *extra_args, '--cfg-options',
         *options, f'experiment_name=run_{uuid.uuid4().hex[:8]}'
     ]
     args = train_tool.parse_args(argv)
-    cfg = train_tool.merge_train_args(train_tool.load_config(args), args)
-    train_tool.check_work_dir(cfg, args)
-    return train_tool.build_runner(cfg)
+    cfg = train_tool.merge_train_args(load_config(args), args)
+    return RUNNERS.build(cfg)
 
 
 def train_and_record(config: str,

@@ -32,8 +32,11 @@ from mmengine.hooks import Hook
 
 import reliability_helpers as rh
 from reliability_helpers import one_thread  # noqa: F401 (autouse fixture)
-from mics_mm import compat
 from mics_mm.engine.hooks import NonFiniteLossHook
+from mics_mm.engine.runner import check_work_dir
+from mics_mm.utils import atomic
+from mics_mm.utils.checkpoint_io import (CheckpointReadError,
+                                         NonFiniteCheckpointError)
 
 MICS_DEMO = str(rh.REPO / 'configs/mics/pretrain_kvasir_demo.py')
 BRAINMVP_DEMO = str(rh.REPO / 'configs/brainmvp/pretrain_brain_demo.py')
@@ -337,7 +340,7 @@ def test_save_killed_half_way_keeps_checkpoint_and_pointer(
     ref = rh.train_and_record(tiny_cls, str(tmp_path / 'ref'))
 
     work = tmp_path / 'killed'
-    write = compat._write_all
+    write = atomic._write_all
 
     def dies_half_way(f, data):
         if 'epoch_2.pth' in f.name:
@@ -345,7 +348,7 @@ def test_save_killed_half_way_keeps_checkpoint_and_pointer(
             raise _Killed()
         write(f, data)
 
-    monkeypatch.setattr(compat, '_write_all', dies_half_way)
+    monkeypatch.setattr(atomic, '_write_all', dies_half_way)
     runner = rh.build_runner(tiny_cls, str(work))
     with pytest.raises(_Killed):
         runner.train()
@@ -370,7 +373,7 @@ def test_truncated_checkpoint_given_explicitly_is_named(tiny_cls, tmp_path):
     data = (good / 'epoch_1.pth').read_bytes()
     bad = tmp_path / 'truncated.pth'
     bad.write_bytes(data[:len(data) // 3])
-    with pytest.raises(compat.CheckpointReadError) as err:
+    with pytest.raises(CheckpointReadError) as err:
         rh.build_runner(tiny_cls, str(tmp_path / 'new'), (), 'none',
                         ['--resume', str(bad)]).train()
     assert str(bad) in str(err.value) and 'truncated' in str(err.value)
@@ -476,7 +479,7 @@ def test_non_finite_weights_are_never_saved(tiny_cls, tmp_path):
     work = tmp_path / 'work'
     runner = rh.build_runner(tiny_cls, str(work))
     runner.register_hook(Diverge())
-    with pytest.raises(compat.NonFiniteCheckpointError) as err:
+    with pytest.raises(NonFiniteCheckpointError) as err:
         runner.train()
     assert 'epoch_2.pth' in str(err.value)
     assert 'state_dict.head.fc.weight' in str(err.value)
@@ -512,9 +515,7 @@ def test_train_refuses_a_work_dir_with_checkpoints(tiny_cls, tmp_path):
     assert str(work) in msg and 'epoch_3.pth' in msg
     assert '--resume' in msg and '--overwrite' in msg
     # --overwrite is the explicit way; the check then passes.
-    args = rh.train_tool.parse_args(argv + ['--overwrite'])
-    rh.train_tool.check_work_dir(
-        rh.train_tool.load_config(args), args)
+    check_work_dir(str(work), overwrite=True)
     # --resume with a pointer to a missing file, or with no pointer.
     (work / 'last_checkpoint').write_text(str(work / 'epoch_9.pth'))
     with pytest.raises(SystemExit, match='epoch_9.pth'):

@@ -7,8 +7,15 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 
 import mics_mm.seg  # noqa: F401  (registers into mmseg's registries)
-from mics_mm.seg import SHARED_DATASETS, SHARED_TRANSFORMS
 from mmseg.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+
+#: Our MRI datasets and transforms live in mmpretrain's registries; the
+#: mmseg configs name them by scope (``mmpretrain.Name``).
+SHARED_DATASETS = ('BrainMRIDataset', 'BrainMRISliceDataset')
+SHARED_TRANSFORMS = ('LoadMRIStudy', 'PercentileNormalize', 'ForegroundCrop',
+                     'SampleModalities', 'ArrangeModalities', 'RandomSlice2D',
+                     'TakeSlice2D', 'CropPad', 'RandomPatch3D',
+                     'CachedCompose')
 from mmseg.structures import SegDataSample
 
 
@@ -19,10 +26,15 @@ def _mmseg_scope():
 
 
 def test_registered_in_mmseg():
-    for name in SHARED_TRANSFORMS + ('PackMRISegInputs', ):
-        assert TRANSFORMS.get(name) is not None, name
+    assert TRANSFORMS.get('PackMRISegInputs') is not None
+    # no hand-written re-registration: mmseg finds them by scope prefix,
+    # and only there
+    for name in SHARED_TRANSFORMS:
+        assert name not in TRANSFORMS._module_dict, name
+        assert TRANSFORMS.get(f'mmpretrain.{name}') is not None, name
     for name in SHARED_DATASETS:
-        assert DATASETS.get(name) is not None, name
+        assert name not in DATASETS._module_dict, name
+        assert DATASETS.get(f'mmpretrain.{name}') is not None, name
     for name in ('MRISegDataPreprocessor', 'UNetDecodeHead'):
         assert MODELS.get(name) is not None, name
     assert METRICS.get('VolumeDiceMetric') is not None

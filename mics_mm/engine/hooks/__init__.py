@@ -1,5 +1,6 @@
 from .alpha_warmup_hook import MICSAlphaWarmupHook
 from .brainmvp_schedule_hook import BrainMVPScheduleHook
+from .checkpoint_hook import SafeCheckpointHook
 from .lambda_ramp_hook import MICSLambdaRampHook
 from .non_finite_hook import NonFiniteLossHook
 from .queue_size_hook import MICSQueueSizeHook
@@ -7,5 +8,6 @@ from .random_state_hook import RandomStateHook
 
 __all__ = [
     'MICSAlphaWarmupHook', 'BrainMVPScheduleHook', 'MICSLambdaRampHook',
-    'NonFiniteLossHook', 'MICSQueueSizeHook', 'RandomStateHook'
+    'NonFiniteLossHook', 'MICSQueueSizeHook', 'RandomStateHook',
+    'SafeCheckpointHook'
 ]

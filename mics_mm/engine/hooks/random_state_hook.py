@@ -15,8 +15,10 @@ class RandomStateHook(Hook):
     mmengine reseeds at start-up, so a resumed run draws different masks
     (MAE / SimMIM) and, with ``num_workers=0``, different augmentations than
     the uninterrupted run would have. This hook stores the generators' states
-    under ``checkpoint['mics_random_state']`` and restores them when the run
-    is *resumed* (not for ``load_from``), so the continuation is the same.
+    under ``checkpoint['mics_random_state']`` (as plain numbers, lists and
+    tensors, so the file loads with ``weights_only=True``) and restores them
+    when the run is *resumed* (not for ``load_from``), so the continuation
+    is the same.
     Data-loader worker processes have their own generators: exact
     continuation also needs ``num_workers=0`` (or mmengine to reseed
     workers per epoch).
@@ -25,9 +27,17 @@ class RandomStateHook(Hook):
     priority = 'VERY_LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        version, mt_state, gauss = random.getstate()
+        name, keys, pos, has_gauss, cached = np.random.get_state()
         state = dict(
-            python=random.getstate(),
-            numpy=np.random.get_state(),
+            # plain numbers and lists: loadable with weights_only=True
+            python=dict(version=version, state=list(mt_state), gauss=gauss),
+            numpy=dict(
+                name=name,
+                keys=[int(k) for k in keys],
+                pos=int(pos),
+                has_gauss=int(has_gauss),
+                cached_gaussian=float(cached)),
             torch=torch.get_rng_state())
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state['cuda'] = torch.cuda.get_rng_state_all()
@@ -37,8 +47,12 @@ class RandomStateHook(Hook):
         state = checkpoint.get('mics_random_state')
         if state is None or not getattr(runner, '_resume', False):
             return
-        random.setstate(state['python'])
-        np.random.set_state(state['numpy'])
+        py = state['python']
+        random.setstate((py['version'], tuple(py['state']), py['gauss']))
+        npy = state['numpy']
+        np.random.set_state(
+            (npy['name'], np.asarray(npy['keys'], dtype=np.uint32),
+             npy['pos'], npy['has_gauss'], npy['cached_gaussian']))
         torch.set_rng_state(state['torch'])
         if 'cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])

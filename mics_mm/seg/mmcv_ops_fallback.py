@@ -6,8 +6,11 @@ a few ops at module level (``point_sample``, ``sigmoid_focal_loss``, ...),
 which makes ``import mmseg.models`` fail as a whole, even for models that
 never use those ops.
 
-:func:`install` (called by :mod:`mics_mm.compat` only when ``mmcv._ext``
-cannot be found) puts this module in ``sys.modules['mmcv.ops']``. It provides:
+:func:`install_if_needed` (called by :mod:`mics_mm.seg` before it imports
+mmsegmentation) puts this module in ``sys.modules['mmcv.ops']`` when, and
+only when, mmcv is installed without its compiled extension ``mmcv._ext``;
+nothing else of the package imports it, so pure mmpretrain use never sees
+it. It provides:
 
 - :func:`point_sample`, a pure-PyTorch implementation with mmcv's semantics;
 - a placeholder for every other public name of ``mmcv.ops`` (and any other
@@ -31,7 +34,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-__all__ = ['MissingCompiledOpError', 'point_sample', 'install', 'is_installed']
+__all__ = [
+    'MissingCompiledOpError', 'point_sample', 'install', 'install_if_needed',
+    'is_installed', 'compiled_ops_available'
+]
 
 # Names the pinned stack imports from ``mmcv.ops`` (mmseg 1.2.2 and mmengine
 # 0.10.7). They are always defined, even if mmcv's own ``__all__`` cannot be
@@ -55,7 +61,7 @@ class MissingCompiledOpError(RuntimeError):
 
 def _message(name: str) -> str:
     return (f'mmcv.ops.{name} needs the compiled mmcv; install full '
-            'mmcv==2.1.0 (see STACK.md) or choose a model without '
+            'mmcv==2.1.0 (see docs/install.md) or choose a model without '
             f'{name}.')
 
 
@@ -255,3 +261,21 @@ def install() -> bool:
             spec = finder.find_spec(name)
             sys.modules[name] = importlib.util.module_from_spec(spec)
     return True
+
+
+def compiled_ops_available() -> Optional[bool]:
+    """True/False whether ``mmcv._ext`` exists; None if mmcv is absent."""
+    if importlib.util.find_spec('mmcv') is None:
+        return None
+    return importlib.util.find_spec('mmcv._ext') is not None
+
+
+def install_if_needed() -> bool:
+    """Install the stand-in when mmcv lacks its compiled ops (mmcv-lite).
+
+    Returns:
+        bool: True if the stand-in is ``mmcv.ops`` after the call.
+    """
+    if compiled_ops_available() is not False:
+        return False
+    return install()
