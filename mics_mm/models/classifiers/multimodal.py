@@ -5,13 +5,13 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.runner import CheckpointLoader
 from torch import nn
 
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ...utils.checkpoint_io import read_checkpoint
 from ..utils import global_feature, load_matching_weights
 
 
@@ -168,7 +168,7 @@ class MICSMultiModalClassifier(BaseClassifier):
                 'tools/train.py configs/mics/pretrain_kvasir.py) and set '
                 '--cfg-options model.pretrained=<work_dir>/epoch_N.pth, or '
                 'model.pretrained=None to train from scratch.')
-        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        ckpt = read_checkpoint(checkpoint)
         state = ckpt.get('state_dict', ckpt)
         prefix = self.pretrained_prefix
         encoder = {

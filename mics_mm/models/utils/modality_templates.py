@@ -4,12 +4,12 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
-from mmengine.runner import CheckpointLoader
 from torch import nn
 
 from mmpretrain.registry import MODELS
 
 from ...structures import MRI_MODALITIES
+from ...utils.checkpoint_io import read_checkpoint
 
 __all__ = [
     'BrainMVPModalityTemplates', 'crop_templates', 'canvas_positions',
@@ -180,7 +180,7 @@ def load_templates(checkpoint: str,
             f'{owner}: BrainMVP checkpoint {checkpoint!r} not found; '
             'pre-train first (tools/train.py configs/brainmvp/...) or set '
             'templates=None to fill missing modalities with zeros.')
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    ckpt = read_checkpoint(checkpoint)
     state = ckpt.get('state_dict', ckpt)
     if key not in state:
         raise KeyError(
