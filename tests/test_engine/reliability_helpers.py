@@ -97,6 +97,12 @@ def make_mri(root: str, cases: int = 4, shape=(20, 20, 12)) -> str:
     return str(root)
 
 
+def sha256(path) -> str:
+    """Hex digest of a file's bytes."""
+    import hashlib
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def make_images(root: str, n: int = 16, size: int = 32) -> str:
     """Random PNGs in two class folders (mmpretrain CustomDataset)."""
     import cv2
