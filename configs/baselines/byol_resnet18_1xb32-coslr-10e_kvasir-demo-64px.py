@@ -1,5 +1,10 @@
 # BYOL (ResNet-18) on the SYNTHETIC demo data, matched to the MICS demo
 # like the SimCLR demo config (same pipeline, batch, epochs, schedule).
+# Not inherited through `mmpretrain::`: mmpretrain 1.2.0 has no model-only
+# config for BYOL (its _base_/models/ has MAE's only), and its BYOL configs
+# also define train_dataloader, optim_wrapper, default_hooks, default_scope,
+# ..., which mmengine refuses beside our data and runtime bases ("Duplicate
+# key is not allowed among bases"); the model replaces the SimCLR one.
 _base_ = './simclr_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py'
 model = dict(
     _delete_=True,

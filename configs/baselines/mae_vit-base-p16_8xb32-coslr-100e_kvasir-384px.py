@@ -3,10 +3,13 @@
 # its own (ModalitiesAsViews + ViewsAsBatchDataPreprocessor), so a
 # batch of 32 pairs is 64 images, as many as the two-view methods see.
 # Otherwise the WLI-only config: MICS's split, shared crop / flip, batch,
-# 100 epochs; MAE's model and AdamW recipe.
+# 100 epochs; MAE's model (mmpretrain's, through that config) and AdamW
+# recipe.
 _base_ = './mae_vit-base-p16_8xb32-coslr-100e_kvasir-wli-384px.py'
-img_size = 384
 data_preprocessor = dict(type='ViewsAsBatchDataPreprocessor')
+# Own pipeline: both modalities (simulated NBI beside the WLI image, one
+# shared crop / flip), each a sample of its own, where the base takes the
+# WLI image alone; no colour jitter (MAE's recipe has none).
 train_pipeline = [
     dict(type='LoadMultiModalImages'),
     dict(type='SimulatedNBI', src='wli', dst='nbi'),
@@ -15,7 +18,7 @@ train_pipeline = [
         transforms=[
             dict(
                 type='RandomResizedCrop',
-                scale=img_size,
+                scale={{_base_.img_size}},
                 crop_ratio_range=(0.2, 1.0)),
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),

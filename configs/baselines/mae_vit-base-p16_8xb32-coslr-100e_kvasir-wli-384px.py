@@ -1,45 +1,17 @@
 # mmpretrain's MAE (ViT-B/16) on the Kvasir WLI images at 384 px (MAE takes
 # one image per sample): MICS's split, crop, flip, batch and 100 epochs;
-# MAE's model (mask ratio 0.75, 512-d / 8-block decoder, as MICS's
-# reconstruction branch) and AdamW recipe.
+# MAE's model (mmpretrain's own model config: mask ratio 0.75, 512-d /
+# 8-block decoder, as MICS's reconstruction branch) at 384 px and its AdamW
+# recipe.
 _base_ = [
-    '../_base_/datasets/kvasir_wli_single.py',
+    'mmpretrain::_base_/models/mae_vit-base-p16.py',
+    '../_base_/datasets/kvasir_wli_single-384px.py',
     '../_base_/default_runtime.py',
 ]
 img_size = 384
-train_pipeline = [
-    dict(type='LoadMultiModalImages'),
-    dict(type='SelectModality', modality='wli'),
-    dict(type='RandomResizedCrop', scale=img_size,
-         crop_ratio_range=(0.2, 1.0)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 model = dict(
-    type='MAE',
-    backbone=dict(
-        type='MAEViT', arch='b', img_size=img_size, patch_size=16,
-        mask_ratio=0.75),
-    neck=dict(
-        type='MAEPretrainDecoder',
-        num_patches=(img_size // 16)**2,
-        patch_size=16,
-        in_chans=3,
-        embed_dim=768,
-        decoder_embed_dim=512,
-        decoder_depth=8,
-        decoder_num_heads=16,
-        mlp_ratio=4.),
-    head=dict(
-        type='MAEPretrainHead',
-        norm_pix=True,
-        patch_size=16,
-        loss=dict(type='PixelReconstructionLoss', criterion='L2')),
-    init_cfg=[
-        dict(type='Xavier', layer='Linear', distribution='uniform'),
-        dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0)
-    ])
+    backbone=dict(img_size=img_size),
+    neck=dict(num_patches=(img_size // 16)**2))
 max_epochs = 100
 optim_wrapper = dict(
     type='OptimWrapper',

@@ -4,8 +4,10 @@
 # same crop, flip, split, batch 32, 10 epochs, AdamW schedule.
 # tools/benchmark/label_efficiency.py uses it as `mae`.
 _base_ = './mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-wli-64px.py'
-img_size = 64
 data_preprocessor = dict(type='ViewsAsBatchDataPreprocessor')
+# Own pipeline: both modalities (simulated NBI beside the WLI image, one
+# shared crop / flip), each a sample of its own, where the base takes the
+# WLI image alone; no colour jitter (MAE's recipe has none).
 train_pipeline = [
     dict(type='LoadMultiModalImages'),
     dict(type='SimulatedNBI', src='wli', dst='nbi'),
@@ -14,7 +16,7 @@ train_pipeline = [
         transforms=[
             dict(
                 type='RandomResizedCrop',
-                scale=img_size,
+                scale={{_base_.img_size}},
                 crop_ratio_range=(0.5, 1.0)),
             dict(type='RandomFlip', prob=0.5, direction='horizontal'),
         ]),

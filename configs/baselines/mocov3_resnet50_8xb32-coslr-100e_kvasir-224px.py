@@ -1,5 +1,10 @@
 # mmpretrain's MoCo v3 (ResNet-50) on Kvasir, WLI / simulated NBI as its
 # two views; MICS's pipeline, split, batch and epochs; MoCo v3's recipe.
+# Not inherited through `mmpretrain::`: mmpretrain 1.2.0 has no model-only
+# config for MoCo v3 (its _base_/models/ has MAE's only), and its MoCo v3 configs
+# also define train_dataloader, optim_wrapper, default_hooks, default_scope,
+# ..., which mmengine refuses beside our data and runtime bases ("Duplicate
+# key is not allowed among bases"); the model replaces the SimCLR one.
 _base_ = './simclr_resnet50_8xb32-coslr-100e_kvasir-224px.py'
 temperature = 1.0
 model = dict(

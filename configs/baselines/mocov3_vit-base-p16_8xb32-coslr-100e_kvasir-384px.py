@@ -1,28 +1,16 @@
 # mmpretrain's MoCo v3 (ViT-B/16) on Kvasir at 384 px, WLI / simulated NBI
 # as its two views: the MICS ViT pipeline, split, batch and 100 epochs;
 # MoCo v3's ViT recipe (AdamW, temperature 0.2, fixed patch projection).
+# Not inherited through `mmpretrain::`: mmpretrain 1.2.0 has no model-only
+# config for MoCo v3 (its _base_/models/ has MAE's only), and its MoCo v3
+# configs also define train_dataloader, optim_wrapper, default_hooks,
+# default_scope, ..., which mmengine refuses beside our data and runtime
+# bases ("Duplicate key is not allowed among bases").
 _base_ = [
-    '../_base_/datasets/kvasir_mm_views.py',
+    '../_base_/datasets/kvasir_mm_views-384px.py',
     '../_base_/default_runtime.py',
 ]
 img_size = 384
-train_pipeline = [
-    dict(type='LoadMultiModalImages'),
-    dict(type='SimulatedNBI', src='wli', dst='nbi'),
-    dict(
-        type='SharedModalityTransforms',
-        transforms=[
-            dict(
-                type='RandomResizedCrop',
-                scale=img_size,
-                crop_ratio_range=(0.2, 1.0)),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-        ]),
-    {{_base_.photometric_transforms}},
-    dict(type='ModalitiesAsViews', modalities=('wli', 'nbi')),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 temperature = 0.2
 model = dict(
     type='MoCoV3',

@@ -1,28 +1,13 @@
 # mmpretrain's SimCLR on Kvasir with the two modalities (WLI, simulated NBI)
 # as its two views: the MICS ResNet-50 pipeline, split, batch (8 x 32) and
 # 100 epochs; SimCLR's own neck, head and LARS recipe.
+# Not inherited through `mmpretrain::`: mmpretrain has no model-only SimCLR
+# config, see ../_base_/models/simclr_resnet50.py.
 _base_ = [
+    '../_base_/models/simclr_resnet50.py',
     '../_base_/datasets/kvasir_mm_views.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(
-    type='SimCLR',
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        norm_cfg=dict(type='SyncBN'),
-        zero_init_residual=True),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=2048,
-        hid_channels=2048,
-        out_channels=128,
-        num_layers=2,
-        with_avg_pool=True),
-    head=dict(
-        type='ContrastiveHead',
-        loss=dict(type='CrossEntropyLoss'),
-        temperature=0.1))
 max_epochs = 100
 optim_wrapper = dict(
     type='OptimWrapper',

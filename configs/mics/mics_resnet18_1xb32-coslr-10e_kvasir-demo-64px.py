@@ -1,11 +1,15 @@
 # The small run that `make demo` trains: ResNet-18 at 64 px on the
 # SYNTHETIC demo stand-in (tools/data/make_demo_kvasir.py), a few minutes
-# on 2 CPU cores. Re-point it with
+# on 2 CPU cores: the ResNet-50 config's model, schedule and runtime on the
+# demo data (batch 32), 10 epochs. Re-point it with
 #   --cfg-options train_dataloader.dataset.data_root=DIR
-_base_ = './mics_resnet50_8xb32-coslr-100e_kvasir-224px.py'
+_base_ = [
+    '../_base_/models/mics_resnet50.py',
+    '../_base_/datasets/kvasir_mics_demo-64px.py',
+    '../_base_/schedules/mics_adamw-coslr-100e.py',
+    '../_base_/default_runtime.py',
+]
 
-data_root = 'data/kvasir_demo_synthetic/'
-img_size = 64
 max_epochs = 10
 
 model = dict(
@@ -16,27 +20,6 @@ model = dict(
     recon_neck=dict(in_channels=512),
     recon_head=dict(patch_size=16),
     discriminator=dict(in_channels=512, embed_dims=64, depth=2, num_heads=2))
-
-train_pipeline = [
-    dict(type='LoadMultiModalImages'),
-    dict(type='SimulatedNBI', src='wli', dst='nbi'),
-    dict(
-        type='SharedModalityTransforms',
-        transforms=[
-            dict(
-                type='RandomResizedCrop',
-                scale=img_size,
-                crop_ratio_range=(0.5, 1.0)),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-        ]),
-    {{_base_.photometric_transforms}},
-    dict(type='PackMultiModalInputs'),
-]
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
 
 optim_wrapper = dict(generator=dict(optimizer=dict(lr=1e-3)))
 param_scheduler = [

@@ -6,6 +6,9 @@
 _base_ = './kvasir_mics.py'
 img_size = 224
 
+# Own pipelines: the fine-tuning crop (at least half the image) and a
+# milder per-modality colour jitter than pre-training's; a plain resize for
+# validation / test.
 train_pipeline = [
     dict(type='LoadMultiModalImages'),
     dict(type='SimulatedNBI', src='wli', dst='nbi'),

@@ -9,6 +9,8 @@ data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     to_rgb=True)
+# Own pipeline: kvasir_mics.py's, then the two modalities handed over as
+# the two views (ModalitiesAsViews) and packed by mmpretrain's PackInputs.
 train_pipeline = [
     dict(type='LoadMultiModalImages'),
     dict(type='SimulatedNBI', src='wli', dst='nbi'),

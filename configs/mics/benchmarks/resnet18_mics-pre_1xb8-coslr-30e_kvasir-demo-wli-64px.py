@@ -28,12 +28,14 @@ data_preprocessor = dict(
     to_rgb=True)
 custom_hooks = [dict(type='RandomStateHook')]
 
-img_size = 64
+# Own pipelines: the WLI image alone, packed for mmpretrain's
+# ImageClassifier (PackInputs), at the demo data's size; no simulated NBI.
 train_pipeline = [
     dict(type='LoadMultiModalImages'),
     dict(type='SelectModality', modality='wli'),
     dict(
-        type='RandomResizedCrop', scale=img_size,
+        type='RandomResizedCrop',
+        scale={{_base_.img_size}},
         crop_ratio_range=(0.5, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
@@ -41,7 +43,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadMultiModalImages'),
     dict(type='SelectModality', modality='wli'),
-    dict(type='Resize', scale=(img_size, img_size)),
+    dict(type='Resize', scale=({{_base_.img_size}}, {{_base_.img_size}})),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
