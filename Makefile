@@ -8,7 +8,7 @@ REQS   := requirements/runtime.txt requirements/mminstall.txt requirements/tests
           requirements/optional.txt \
           requirements/data.txt setup.py
 
-.PHONY: venv demo demo-brainmvp test clean-demo
+.PHONY: venv demo demo-brainmvp test test-fast clean-demo
 
 venv: $(STAMP)
 
@@ -30,8 +30,13 @@ demo: $(STAMP)
 demo-brainmvp: $(STAMP)
 	$(PY) tools/demo_brainmvp.py --work-dir work_dirs/demo_brainmvp
 
+# Everything, the slow end-to-end / subprocess / multi-process tests too.
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# Everything but the tests marked `slow` (under 2 minutes on 2 cores).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 clean-demo:
 	rm -rf work_dirs/demo data/kvasir_demo_synthetic work_dirs/demo_brainmvp data/brain_demo
