@@ -1,14 +1,19 @@
-"""tools/benchmark/label_efficiency.py's bookkeeping on a tiny run: files
-written, table and plot produced, budgets equal across methods (and refused
-when not). Nothing is timed and no figure is checked."""
+"""tools/benchmark/label_efficiency.py (the command line over
+:mod:`mics_mm.benchmark`) and its bookkeeping on a tiny run: files written,
+table and plot produced, budgets equal across methods (and refused when
+not). Nothing is timed and no figure is checked."""
 import importlib.util
 import json
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
-from mics_mm.testing.kvasir_demo import make_demo_kvasir
+from mics_mm.benchmark import (QUICK, brain_fraction_manifest,
+                               check_equal_budgets, plan)
 from mics_mm.datasets.splits import make_splits
+from mics_mm.testing.kvasir_demo import make_demo_kvasir
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -23,40 +28,65 @@ def load_tool():
 
 
 def test_budgets_must_be_equal():
-    tool = load_tool()
     same = {
         'mics_resnet18': dict(iters=14, batch_size=32, images_per_sample=2),
         'simclr_resnet18': dict(iters=14, batch_size=32, images_per_sample=2)
     }
-    assert tool.check_equal_budgets(same) == dict(
+    assert check_equal_budgets(same) == dict(
         iters=14, batch_size=32, samples_seen=448,
         images_seen=dict(mics_resnet18=896, simclr_resnet18=896))
     with pytest.raises(RuntimeError, match='unequal pre-training budgets'):
-        tool.check_equal_budgets(
+        check_equal_budgets(
             dict(same, byol_resnet18=dict(iters=7, batch_size=32)))
     # one image per sample where the others see two: refused, unless the
     # method is a single-modality variant by design
     wli = {'mae-wli_vit-tiny': dict(iters=14, batch_size=32,
                                     images_per_sample=1)}
     with pytest.raises(RuntimeError, match='unequal images seen'):
-        tool.check_equal_budgets(dict(same, **wli))
-    budget = tool.check_equal_budgets(dict(same, **wli), ('mae-wli', ))
+        check_equal_budgets(dict(same, **wli))
+    budget = check_equal_budgets(dict(same, **wli), ('mae-wli', ))
     assert budget['images_seen']['mae-wli_vit-tiny'] == 448
 
 
 def test_plan_skips_methods_without_a_config_for_the_backbone():
+    pairs = {(p['method'], p['backbone']): p
+             for p in plan('kvasir', ['mae', 'simclr', 'scratch'],
+                           ['resnet18', 'vit-tiny'])}
+    assert len(pairs) == 6
+    assert 'skipped' in pairs[('mae', 'resnet18')]
+    assert 'skipped' in pairs[('simclr', 'vit-tiny')]
+    assert pairs[('simclr', 'resnet18')]['config'].startswith(
+        'configs/baselines/simclr_resnet18')
+    # scratch runs on both backbones, with nothing to pre-train
+    assert pairs[('scratch', 'vit-tiny')] == dict(
+        method='scratch', backbone='vit-tiny', config=None)
+
+
+def test_cli_fills_the_quick_setting_and_refuses_bad_values():
     tool = load_tool()
     args = tool.parse_args([
         '--quick', '--methods', 'mae', 'simclr', '--backbones', 'resnet18',
         'vit-tiny', '--out', 'x'
     ])
-    pairs = {(p['method'], p['backbone']): p for p in tool.plan(args)}
-    assert 'skipped' in pairs[('mae', 'resnet18')]
-    assert 'skipped' in pairs[('simclr', 'vit-tiny')]
-    assert pairs[('simclr', 'resnet18')]['config'].startswith(
-        'configs/baselines/simclr_resnet18')
-    with pytest.raises(SystemExit):
-        tool.parse_args(['--methods', 'dino', '--out', 'x'])
+    assert args.methods == ['mae', 'simclr']
+    assert args.fractions == QUICK['kvasir']['fractions']
+    assert args.finetune_iters == QUICK['kvasir']['finetune_iters']
+    brain = tool.parse_args(['--task', 'brain-seg', '--out', 'x'])
+    assert brain.methods == ['brainmvp', 'mae', 'scratch']
+    for bad in (['--methods', 'dino'], ['--fractions', '0'],
+                ['--resume', '--overwrite'],
+                ['--task', 'brain-seg', '--protocols', 'linear']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(bad + ['--out', 'x'])
+
+
+def test_cli_runs_as_a_script():
+    """The tool imports the package, not a path: it starts as a script."""
+    proc = subprocess.run(
+        [sys.executable, 'tools/benchmark/label_efficiency.py', '--help'],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '--resume' in proc.stdout and '--task' in proc.stdout
 
 
 def test_tiny_run_writes_results_table_and_plot(tmp_path):
@@ -126,7 +156,6 @@ def test_brain_fraction_manifest_is_absolute(tmp_path, monkeypatch):
     ceil(fraction x pool) subjects (BrainWeb excluded), written under
     --out and named by an absolute path (the dataset would otherwise
     resolve it against data_root)."""
-    tool = load_tool()
     data = tmp_path / 'brain'
     data.mkdir()
     pool = ['sub000', 'sub001', 'sub002', 'brainweb']
@@ -134,7 +163,7 @@ def test_brain_fraction_manifest_is_absolute(tmp_path, monkeypatch):
         json.dumps(dict(splits=dict(pretrain=pool))))
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'out').mkdir()
-    path = tool.brain_fraction_manifest(str(data), 0.34, 'out')
+    path = brain_fraction_manifest(str(data), 0.34, 'out')
     assert osp.isabs(path) and osp.isfile(path)
     items = json.loads(open(path).read())
     assert [i['case'] for i in items] == ['sub000', 'sub001']
