@@ -22,9 +22,10 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from demo_common import (ROOT, last_checkpoint, read_scalars,  # noqa: E402
-                         run, summarise_losses)
+from mics_mm.apis import (last_checkpoint, read_train_scalars, run_step,
+                          summarise_losses)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 LOSS_TERMS = ('loss', 'loss_recon', 'loss_consistency', 'loss_aligned',
               'loss_disc')
@@ -68,16 +69,16 @@ def finetune_and_test(args, py: str, run_dir: str, name: str,
         f'model.pretrained={pretrained}'
     ]
     start = time.time()
-    run([
+    run_step([
         py, 'tools/train.py', args.finetune_config, '--work-dir', work,
         '--cfg-options', *opts
-    ])
-    checkpoint = last_checkpoint(work)
+    ], ROOT)
+    checkpoint = last_checkpoint(work, ROOT)
     out = osp.join(work, 'test_metrics.json')
-    run([
+    run_step([
         py, 'tools/test.py', args.finetune_config, checkpoint, '--work-dir',
         work, '--out', out, '--cfg-options', *opts
-    ])
+    ], ROOT)
     with open(osp.join(ROOT, out)) as f:
         metrics = json.load(f)
     return dict(
@@ -97,30 +98,30 @@ def main():
     py = sys.executable
     data = args.data
     if not osp.isfile(osp.join(ROOT, data, 'README.txt')):
-        run([
+        run_step([
             py, 'tools/data/make_demo_kvasir.py', '--out', data,
             '--per-class',
             str(args.per_class), '--size',
             str(args.size)
-        ])
+        ], ROOT)
     else:
         print(f'demo: using the synthetic demo data in {data}')
     if not osp.isfile(osp.join(ROOT, data, 'splits', 'train.json')):
-        run([py, 'tools/data/make_splits.py', '--data-root', data])
+        run_step([py, 'tools/data/make_splits.py', '--data-root', data], ROOT)
 
     stamp = time.strftime('%Y%m%d_%H%M%S')
     run_dir = osp.join(args.work_dir, f'run_{stamp}')
     pre_dir = osp.join(run_dir, 'pretrain')
     start = time.time()
-    run([
+    run_step([
         py, 'tools/train.py', args.config, '--work-dir', pre_dir,
         '--cfg-options', f'train_dataloader.dataset.data_root={data}',
         *args.cfg_options
-    ])
+    ], ROOT)
     seconds = time.time() - start
-    checkpoint = last_checkpoint(pre_dir)
+    checkpoint = last_checkpoint(pre_dir, ROOT)
     losses = summarise_losses(
-        read_scalars(osp.join(ROOT, pre_dir)), LOSS_TERMS)
+        read_train_scalars(osp.join(ROOT, pre_dir)), LOSS_TERMS)
     pretrain = dict(
         config=args.config,
         data=data,

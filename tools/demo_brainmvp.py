@@ -24,9 +24,10 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from demo_common import (ROOT, last_checkpoint, read_scalars,  # noqa: E402
-                         run, summarise_losses)
+from mics_mm.apis import (last_checkpoint, read_train_scalars, run_step,
+                          summarise_losses)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 PRETRAIN = 'configs/brainmvp/pretrain_brain_demo.py'
 SEG = 'configs/brainmvp/benchmarks/upernet_resnet18_{}1xb8-{}_brain-demo-96px.py'
@@ -73,16 +74,16 @@ def segment(args, py: str, run_dir: str, name: str, config: str,
             f'model.data_preprocessor.templates={pretrained}'
         ]
     start = time.time()
-    run([
+    run_step([
         py, 'tools/train.py', config, '--work-dir', work, '--cfg-options',
         *opts
-    ])
-    checkpoint = last_checkpoint(work)
+    ], ROOT)
+    checkpoint = last_checkpoint(work, ROOT)
     out = osp.join(work, 'test_metrics.json')
-    run([
+    run_step([
         py, 'tools/test.py', config, checkpoint, '--work-dir', work, '--out',
         out, '--cfg-options', *opts
-    ])
+    ], ROOT)
     with open(osp.join(ROOT, out)) as f:
         metrics = json.load(f)
     result = {k: v for k, v in metrics.items() if 'Dice' in k}
@@ -99,7 +100,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     py = sys.executable
     if not osp.isfile(osp.join(ROOT, args.data, 'provenance.json')):
-        run([py, 'tools/data/make_brain_demo.py', '--out', args.data])
+        run_step([py, 'tools/data/make_brain_demo.py', '--out', args.data],
+                 ROOT)
     else:
         print(f'demo: using the demo brain set in {args.data}')
     with open(osp.join(ROOT, args.data, 'provenance.json')) as f:
@@ -109,18 +111,18 @@ def main(argv=None) -> None:
                        'run_' + time.strftime('%Y%m%d_%H%M%S'))
     pre_dir = osp.join(run_dir, 'pretrain')
     start = time.time()
-    run([
+    run_step([
         py, 'tools/train.py', args.config, '--work-dir', pre_dir,
         '--cfg-options', f'train_dataloader.dataset.dataset.data_root='
         f'{args.data}', *args.pretrain_options
-    ])
+    ], ROOT)
     seconds = time.time() - start
-    checkpoint = last_checkpoint(pre_dir)
+    checkpoint = last_checkpoint(pre_dir, ROOT)
     templates = osp.join(run_dir, 'templates')
-    run([
+    run_step([
         py, 'tools/brainmvp/export_templates.py', checkpoint, '--out',
         templates
-    ])
+    ], ROOT)
     pretrain = dict(
         config=args.config,
         data=args.data,
@@ -130,7 +132,8 @@ def main(argv=None) -> None:
         checkpoint=checkpoint,
         templates_montage=osp.join(templates, 'templates_montage.png'),
         seconds=round(seconds, 1))
-    pretrain.update(summarise_losses(read_scalars(osp.join(ROOT, pre_dir))))
+    pretrain.update(
+        summarise_losses(read_train_scalars(osp.join(ROOT, pre_dir))))
     summary = dict(
         pretrain=pretrain,
         segmentation=segment(args, py, run_dir, 'seg_pretrained',

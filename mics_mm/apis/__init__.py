@@ -1,8 +1,34 @@
-"""Helpers that the command-line tools share (config edits, run files).
+"""Helpers that the command-line tools share: config loading and edits
+(:mod:`.cli`, :mod:`.amp`), reading a work dir (:mod:`.run_files`), the
+demo steps (:mod:`.demo`) and the analysis tools' inputs and outputs
+(:mod:`.analysis`).
 
 Tools import these from the package; no tool imports another tool.
 """
 from .amp import enable_amp
+from .analysis import (DEFAULT_MODALITIES, DEFAULT_SPLIT, build_split,
+                       collate_batches, config_data_root, config_img_size,
+                       config_modalities, labels_of, load_analysis_config,
+                       load_analysis_state_dict, resize_pipeline, save_figure,
+                       spread_over_classes, to_rgb_image)
 from .cli import LAUNCHERS, add_common_args, load_config
+from .demo import run_step, summarise_losses
+from .run_files import (SCALARS, find_scalars, last_checkpoint, list_runs,
+                        load_scalars, read_train_scalars)
 
-__all__ = ['LAUNCHERS', 'add_common_args', 'enable_amp', 'load_config']
+__all__ = [
+    # amp
+    'enable_amp',
+    # analysis
+    'DEFAULT_MODALITIES', 'DEFAULT_SPLIT', 'build_split', 'collate_batches',
+    'config_data_root', 'config_img_size', 'config_modalities', 'labels_of',
+    'load_analysis_config', 'load_analysis_state_dict', 'resize_pipeline',
+    'save_figure', 'spread_over_classes', 'to_rgb_image',
+    # cli
+    'LAUNCHERS', 'add_common_args', 'load_config',
+    # demo
+    'run_step', 'summarise_losses',
+    # run_files
+    'SCALARS', 'find_scalars', 'last_checkpoint', 'list_runs', 'load_scalars',
+    'read_train_scalars',
+]

@@ -21,6 +21,10 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from PIL import Image
 
+from mics_mm.apis import (build_split, collate_batches, config_data_root,
+                          labels_of, load_analysis_config,
+                          load_analysis_state_dict, load_scalars,
+                          resize_pipeline, spread_over_classes, to_rgb_image)
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mics_mm.evaluation import ClsReportMetric
@@ -161,8 +165,7 @@ def test_plot_curves_newest_run_train_and_val(tmp_path):
     assert summary['val_step'] == 'epoch'
     assert png_size(out) == inches_to_px(plot_curves.figure_size(8))
 
-    train, val, _ = plot_curves.split_curves(
-        plot_curves.load_scalars(summary['scalars']))
+    train, val, _ = plot_curves.split_curves(load_scalars(summary['scalars']))
     assert train['loss'] == ([1, 2, 2, 3], [2.0, 1.0, 3.0, 0.0])
     assert val['accuracy'] == ([1, 2], [0.5, 0.75])
 
@@ -279,6 +282,63 @@ def test_cls_report_clear_errors(tmp_path):
     with pytest.raises(SystemExit, match="'f1_per_class' has 2 entries"):
         cls_report.main([str(tmp_path / 'short.json'), '--out-dir',
                          str(tmp_path)])
+
+
+# --------------------------------------------------------------------------
+# mics_mm.apis.analysis (what feature_pca.py and gradcam.py share)
+
+
+def test_spread_over_classes_takes_the_classes_in_turn():
+    labels = [0, 0, 0, 1, 1, 2]
+    assert spread_over_classes(labels, 4) == [0, 1, 3, 5]
+    assert spread_over_classes(labels, 2) == [0, 3]
+    assert spread_over_classes(labels, None) == list(range(6))
+    assert spread_over_classes(labels, 9) == list(range(6))
+
+
+def test_analysis_config_data_root_and_pipeline(tmp_path):
+    cfg = load_analysis_config(FINETUNE_CFG)
+    assert config_data_root(cfg) == cfg.test_dataloader.dataset.data_root
+    assert config_data_root(Config(dict(data_root='d'))) == 'd'
+    assert config_data_root(Config(dict(
+        train_dataloader=dict(dataset=dict(labeled=dict(
+            data_root='semi')))))) == 'semi'
+    types = [t['type'] for t in resize_pipeline(32)]
+    assert types == ['LoadMultiModalImages', 'SimulatedNBI',
+                     'SharedModalityTransforms', 'PackMultiModalInputs']
+    assert 'SimulatedNBI' not in [
+        t['type'] for t in resize_pipeline(32, ('wli',))]
+    with pytest.raises(SystemExit, match='not found'):
+        load_analysis_config(str(tmp_path / 'nope.py'))
+
+
+def test_analysis_split_batches_and_images(kvasir):
+    dataset = build_split(kvasir, 'splits/test.json', resize_pipeline(16),
+                          ('wli', 'nbi'))
+    labels = labels_of(dataset)
+    assert len(labels) == len(dataset) == 8
+    batch = next(collate_batches(dataset, [0, 1, 2], 2))
+    assert batch['inputs']['wli'].shape == (2, 3, 16, 16)
+    assert batch['inputs']['wli'].dtype == torch.uint8
+    rgb = to_rgb_image(batch['inputs']['wli'][0])
+    assert rgb.shape == (16, 16, 3)
+    np.testing.assert_array_equal(
+        rgb[..., 0], batch['inputs']['wli'][0][2].numpy())  # BGR -> RGB
+    assert to_rgb_image(torch.zeros(1, 4, 4, dtype=torch.uint8)).shape == (
+        4, 4, 3)
+    with pytest.raises(SystemExit, match='--data-root'):
+        build_split(None, 'splits/test.json', [], ('wli', ))
+
+
+def test_analysis_state_dict(tmp_path):
+    weights = {'w': torch.ones(2)}
+    torch.save({'state_dict': weights}, tmp_path / 'a.pth')
+    assert list(load_analysis_state_dict(str(tmp_path / 'a.pth'))) == ['w']
+    torch.save({}, tmp_path / 'empty.pth')
+    with pytest.raises(SystemExit, match='holds no state dict'):
+        load_analysis_state_dict(str(tmp_path / 'empty.pth'))
+    with pytest.raises(SystemExit, match='tools/train.py'):
+        load_analysis_state_dict(str(tmp_path / 'nope.pth'))
 
 
 # --------------------------------------------------------------------------

@@ -36,24 +36,20 @@ no scikit-learn), and a modality-alignment score::
 import argparse
 import json
 import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmpretrain.registry import MODELS
 from torch import nn
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from analysis_common import (DEFAULT_SPLIT, batches, build_split,  # noqa
-                             config_data_root, config_img_size,
-                             config_modalities, labels_of, load_config,
-                             load_state_dict, resize_pipeline, save_figure,
-                             spread_over_classes)
-
-from mics_mm.testing.kvasir_demo import is_synthetic_demo  # noqa: E402
-from mics_mm.models.utils import (global_feature,  # noqa: E402
-                                  load_matching_weights)
-from mmpretrain.registry import MODELS  # noqa: E402
+from mics_mm.apis import (DEFAULT_SPLIT, build_split, collate_batches,
+                          config_data_root, config_img_size, config_modalities,
+                          labels_of, load_analysis_config,
+                          load_analysis_state_dict, resize_pipeline,
+                          save_figure, spread_over_classes)
+from mics_mm.models.utils import global_feature, load_matching_weights
+from mics_mm.testing.kvasir_demo import is_synthetic_demo
 
 # Masked pre-training backbones -> the plain backbone with the same weights,
 # and the arguments only the masked forward uses.
@@ -185,7 +181,7 @@ def extract_features(encoders: Dict[str, nn.Module], preprocessor: nn.Module,
         dict[str, np.ndarray]: Modality -> ``(N, C)`` float64 features.
     """
     feats: Dict[str, List[np.ndarray]] = {m: [] for m in encoders}
-    for data in batches(dataset, indices, batch_size):
+    for data in collate_batches(dataset, indices, batch_size):
         inputs = preprocessor(data, False)['inputs']
         for m, encoder in encoders.items():
             out = encoder(inputs[m])
@@ -387,7 +383,7 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     """Extract, project, score and plot; return the JSON written."""
     args = parse_args(argv)
-    cfg = load_config(args.config)
+    cfg = load_analysis_config(args.config)
     modalities = config_modalities(cfg)
     if len(modalities) != 2:
         raise SystemExit(f'error: the alignment score compares two '
@@ -401,7 +397,7 @@ def main(argv=None) -> dict:
     if len(indices) < 2:
         raise SystemExit(f'error: {len(indices)} image(s) in {args.split!r};'
                          ' PCA and the alignment score need at least 2.')
-    state = load_state_dict(args.checkpoint)
+    state = load_analysis_state_dict(args.checkpoint)
     prefixes = encoder_prefixes(cfg.model, modalities, args.prefix)
     encoders = load_encoders(cfg.model.backbone, state, prefixes,
                              args.checkpoint)

@@ -33,23 +33,20 @@ frozen encoders (the linear-probe configs) work too.
 """
 import argparse
 import os.path as osp
-import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmpretrain.registry import MODELS
 from torch import nn
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from analysis_common import (DEFAULT_SPLIT, batches, build_split,  # noqa
-                             config_data_root, labels_of, load_config,
-                             load_state_dict, save_figure,
-                             spread_over_classes, to_rgb_image)
-
-from mics_mm.testing.kvasir_demo import is_synthetic_demo  # noqa: E402
-from mics_mm.models.utils import load_matching_weights  # noqa: E402
-from mmpretrain.registry import MODELS  # noqa: E402
+from mics_mm.apis import (DEFAULT_SPLIT, build_split, collate_batches,
+                          config_data_root, labels_of, load_analysis_config,
+                          load_analysis_state_dict, save_figure,
+                          spread_over_classes, to_rgb_image)
+from mics_mm.models.utils import load_matching_weights
+from mics_mm.testing.kvasir_demo import is_synthetic_demo
 
 TARGETS = ('pred', 'gt')
 
@@ -320,15 +317,15 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.num_images < 1:
         raise SystemExit('error: --num-images must be at least 1.')
-    cfg = load_config(args.config)
-    model = build_classifier(cfg, load_state_dict(args.checkpoint),
+    cfg = load_analysis_config(args.config)
+    model = build_classifier(cfg, load_analysis_state_dict(args.checkpoint),
                              args.checkpoint)
     modalities = tuple(model.modalities)
     data_root = args.data_root or config_data_root(cfg)
     dataset = build_split(data_root, args.split, eval_pipeline(cfg),
                           modalities)
     indices = spread_over_classes(labels_of(dataset), args.num_images)
-    data = next(batches(dataset, indices, len(indices)))
+    data = next(collate_batches(dataset, indices, len(indices)))
     raw = data['inputs']
     processed = model.data_preprocessor(data, False)
     gt = torch.tensor(

@@ -20,13 +20,13 @@ one panel per curve::
   epoch-based training, else the iteration), marked with dots.
 """
 import argparse
-import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
-SCALARS = osp.join('vis_data', 'scalars.json')
+from mics_mm.apis import find_scalars, load_scalars
+
 # Bookkeeping keys, not curves (also as the last dotted part:
 # ``generator.base_lr``).
 SKIP_KEYS = frozenset(('time', 'data_time', 'memory', 'epoch', 'iter', 'step',
@@ -34,77 +34,6 @@ SKIP_KEYS = frozenset(('time', 'data_time', 'memory', 'epoch', 'iter', 'step',
 COLS = 3
 PANEL = (3.4, 2.4)  # inches per panel
 TITLE = 0.35  # inches for the figure title
-
-
-def find_scalars(work_dir: str, run: Optional[str] = None) -> str:
-    """Path of a run's ``vis_data/scalars.json`` in an mmengine work dir.
-
-    Args:
-        work_dir (str): The work dir (``--work-dir`` of tools/train.py), or
-            a run folder ``<work_dir>/<timestamp>`` itself.
-        run (str, optional): The run's timestamp folder; None: the newest
-            run that has scalars (run folders are named by their start
-            time, so the newest sorts last). Defaults to None.
-
-    Returns:
-        str: The file.
-
-    Raises:
-        FileNotFoundError: Nothing to read, with what was looked for.
-    """
-    if not osp.isdir(work_dir):
-        raise FileNotFoundError(f'work dir {work_dir!r} does not exist.')
-    if run is not None:
-        path = osp.join(work_dir, run, SCALARS)
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'{path!r} not found; runs with scalars in {work_dir!r}: '
-                f'{list_runs(work_dir) or "none"}.')
-        return path
-    if osp.isfile(osp.join(work_dir, SCALARS)):
-        return osp.join(work_dir, SCALARS)
-    runs = list_runs(work_dir)
-    if not runs:
-        raise FileNotFoundError(
-            f'no <timestamp>/{SCALARS} under {work_dir!r}. It is written by '
-            "mmengine's LocalVisBackend (configs/_base_/default_runtime.py) "
-            'while tools/train.py CONFIG --work-dir WORK_DIR runs; pass that '
-            'WORK_DIR, or the run folder itself.')
-    return osp.join(work_dir, runs[-1], SCALARS)
-
-
-def list_runs(work_dir: str) -> List[str]:
-    """Sorted run folders of ``work_dir`` that hold scalars."""
-    return sorted(d for d in os.listdir(work_dir)
-                  if osp.isfile(osp.join(work_dir, d, SCALARS)))
-
-
-def load_scalars(path: str) -> List[dict]:
-    """Every record of a ``scalars.json`` (JSON lines; blank lines skipped).
-
-    Args:
-        path (str): The file.
-
-    Returns:
-        list[dict]: The records in file order.
-
-    Raises:
-        ValueError: A line that is not a JSON object, with its number.
-    """
-    records = []
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f'{path}:{number}: not JSON ({err}); '
-                                 'is the file truncated?') from None
-            if not isinstance(record, dict):
-                raise ValueError(f'{path}:{number}: not a JSON object.')
-            records.append(record)
-    return records
 
 
 def is_loss_key(key: str) -> bool:

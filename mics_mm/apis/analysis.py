@@ -1,33 +1,43 @@
-"""Helpers shared by the analysis tools that run a model on a split
-(``feature_pca.py``, ``gradcam.py``): config and checkpoint loading, the
-Kvasir-layout split as a dataset, a batch of images spread over the classes,
-and PNG output of a fixed pixel size."""
+"""Inputs and outputs of the analysis tools that run a model on a split
+(``tools/analysis/feature_pca.py``, ``tools/analysis/gradcam.py``): config
+and checkpoint loading, the Kvasir-layout split as a dataset, a batch of
+images spread over the classes, and PNG output of a fixed pixel size."""
 import os.path as osp
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import CheckpointLoader
 
-import mics_mm  # noqa: F401  (registers the modules, applies compat fixes)
-from mics_mm.datasets import KvasirDataset
+from ..datasets import KvasirDataset
+from ..utils.checkpoint_io import read_checkpoint
+
+__all__ = [
+    'DEFAULT_MODALITIES', 'DEFAULT_SPLIT', 'build_split', 'collate_batches',
+    'config_data_root', 'config_img_size', 'config_modalities', 'labels_of',
+    'load_analysis_config', 'load_analysis_state_dict', 'resize_pipeline',
+    'save_figure', 'spread_over_classes', 'to_rgb_image'
+]
 
 DEFAULT_SPLIT = 'splits/test.json'
 DEFAULT_MODALITIES = ('wli', 'nbi')
 
 
-def load_config(path: str) -> Config:
-    """Read a config and enter its registry scope.
+def load_analysis_config(path: str) -> Config:
+    """Read a config and enter its registry scope (``default_scope``,
+    ``'mmpretrain'`` if unset).
 
     Args:
         path (str): Config file.
 
     Returns:
         Config: The config.
+
+    Raises:
+        SystemExit: No such file.
     """
     if not osp.isfile(path):
         raise SystemExit(f'error: config {path!r} not found.')
@@ -36,25 +46,27 @@ def load_config(path: str) -> Config:
     return cfg
 
 
-def load_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
+def load_analysis_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
     """The ``state_dict`` of a checkpoint (or the file itself if it is one).
 
-    Trusted checkpoints only: mmengine checkpoints need full unpickling.
+    Read with ``weights_only=True`` (:func:`~mics_mm.utils.checkpoint_io.
+    read_checkpoint`): a truncated or corrupt file raises
+    ``CheckpointReadError`` naming it.
 
     Args:
         checkpoint (str): ``.pth`` file.
 
     Returns:
         dict[str, Tensor]: Parameter name -> tensor.
+
+    Raises:
+        SystemExit: No such file, or no state dict in it.
     """
     if not osp.isfile(checkpoint):
         raise SystemExit(
             f'error: checkpoint {checkpoint!r} not found; train one with '
             'tools/train.py CONFIG (it writes <work_dir>/epoch_N.pth).')
-    # mmengine's loader, which mics_mm.compat routes to its trusted local
-    # reader: a truncated or corrupt file raises CheckpointReadError naming
-    # it, instead of a bare unpickling traceback
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    ckpt = read_checkpoint(checkpoint)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not state:
         raise SystemExit(f'error: {checkpoint!r} holds no state dict.')
@@ -89,7 +101,14 @@ def config_img_size(cfg: Config, default: int = 224) -> int:
 
 def config_data_root(cfg: Config) -> Optional[str]:
     """``data_root`` of the first of the test, val and train loaders that
-    names one (the config's ``data_root`` variable otherwise)."""
+    names one (the config's ``data_root`` variable otherwise).
+
+    Args:
+        cfg (Config): The config.
+
+    Returns:
+        str | None: The folder; None if the config names none.
+    """
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         dataset = (cfg.get(loader) or {}).get('dataset') or {}
         for ds in (dataset, dataset.get('labeled') or {}):
@@ -136,6 +155,9 @@ def build_split(data_root: Optional[str], split: str, pipeline: list,
 
     Returns:
         KvasirDataset: The dataset, in test mode.
+
+    Raises:
+        SystemExit: No data root, or no split file.
     """
     if not data_root:
         raise SystemExit('error: no data root: the config names none; give '
@@ -183,22 +205,32 @@ def spread_over_classes(labels: Sequence[int],
 
 
 def labels_of(dataset: KvasirDataset) -> List[int]:
-    """Ground-truth label of every sample of ``dataset`` (no image read)."""
+    """Ground-truth label of every sample of ``dataset`` (no image read).
+
+    Args:
+        dataset (KvasirDataset): The dataset.
+
+    Returns:
+        list[int]: Labels in index order.
+    """
     return [
         int(dataset.get_data_info(i)['gt_label'])
         for i in range(len(dataset))
     ]
 
 
-def batches(dataset: KvasirDataset, indices: Sequence[int],
-            batch_size: int):
-    """Yield collated batches (``inputs`` dict of uint8 ``(N, C, H, W)``
-    tensors per modality, ``data_samples``) of ``indices``.
+def collate_batches(dataset: KvasirDataset, indices: Sequence[int],
+                    batch_size: int) -> Iterator[dict]:
+    """Collated batches of ``indices``, loaded in this order.
 
     Args:
         dataset (KvasirDataset): The dataset.
         indices (Sequence[int]): Samples to load, in this order.
         batch_size (int): Samples per batch.
+
+    Yields:
+        dict: ``inputs`` (dict of uint8 ``(N, C, H, W)`` tensors per
+        modality) and ``data_samples``.
     """
     for start in range(0, len(indices), batch_size):
         yield default_collate(
