@@ -25,7 +25,7 @@ from mics_mm.testing.bad_inputs import CASES, MARKER, make_bad_inputs
 from mics_mm.datasets.layouts import verify_image_files
 from mics_mm.datasets.transforms import LoadMultiModalImages
 from mics_mm.datasets.transforms.loading import ImageLoadError
-from mics_mm.datasets.transforms.mri import LoadMRIStudy
+from mics_mm.datasets.transforms.mri_loading import LoadMRIStudy
 
 REPO = Path(__file__).resolve().parents[1]
 MICS_DEMO = str(REPO / 'configs/mics/pretrain_kvasir_demo.py')

@@ -31,7 +31,8 @@ REGISTERED = {
         'MICS', 'MICSConsistencyHead', 'MICSAlignedHead',
         'MICSL2AttnDiscriminator', 'MaskedResNet', 'PerModalityDataPreprocessor',
         'MICSMultiModalClassifier', 'MICSFusionNeck', 'MICSDistShiftHead',
-        'BrainMVP', 'InfoNCEHead', 'BrainMVPModalityTemplates',
+        'BrainMVP', 'InfoNCEHead', 'BrainMVPReconHead',
+        'BrainMVPModalityTemplates',
         'UniFormer3D', 'BrainMVPConvDecoder3D', 'BrainMVPConvDecoder2D',
         'BrainMVPLinearDecoder2D', 'MRIDataPreprocessor',
         'ViewsAsBatchDataPreprocessor'

@@ -11,8 +11,8 @@ _base_ = [
 max_epochs = 300
 model = dict(
     backbone=dict(depth=50),
-    neck=dict(in_channels=2048),
-    projector=dict(in_channels=2048, hid_channels=2048))
+    neck=dict(in_channels=2048, hid_channels=2048),
+    recon_neck=dict(in_channels=2048))
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',

@@ -12,5 +12,5 @@ model = dict(
         patch_size=8,
         in_channels=4,
         out_type='featmap'),
-    neck=dict(in_channels=192, channels=(128, 64, 32), scale=8),
-    projector=dict(in_channels=192, hid_channels=512))
+    neck=dict(in_channels=192, hid_channels=512),
+    recon_neck=dict(in_channels=192, channels=(128, 64, 32), scale=8))

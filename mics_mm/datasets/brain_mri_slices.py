@@ -5,7 +5,7 @@ import numpy as np
 
 from mmpretrain.registry import DATASETS
 from .brain_mri import BrainMRIDataset
-from .transforms.mri import load_nifti
+from .transforms.mri_loading import load_nifti
 
 __all__ = ['BrainMRISliceDataset']
 

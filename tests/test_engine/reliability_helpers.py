@@ -152,13 +152,13 @@ default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
 def brainmvp_config(path: str, data: str, mask_ratio: float) -> str:
     """BrainMVP, ViT-tiny at 32 px on T1 + T2 slices (every 3rd axial slice
     of each study, centred; no random slice / modality / crop), no
-    projector (its BatchNorm1d), CL on from the start."""
+    projection neck (its BatchNorm1d), CL on from the start."""
     return write_config(
         path, BRAINMVP_VIT, f'''
 model = dict(
     backbone=dict(img_size=32, in_channels=2),
-    neck=dict(out_channels=2),
-    projector=None,
+    recon_neck=dict(out_channels=2),
+    neck=None,
     templates=dict(canvas=(20, 20, 12)),
     mask_ratio={mask_ratio!r},
     use_cl=True)

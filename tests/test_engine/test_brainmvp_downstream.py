@@ -105,9 +105,10 @@ def test_brainweb_slice_placed_at_its_level(tmp_path):
 # ------------------------------------------------ pre-train and hand over
 TINY_PRE = [
     'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
-    'model.neck.in_channels=128', 'model.neck.channels=[32,16,16,8,8]',
-    'model.projector.in_channels=128', 'model.projector.hid_channels=32',
-    'model.projector.out_channels=16', 'model.templates.canvas=[49,58,47]',
+    'model.recon_neck.in_channels=128',
+    'model.recon_neck.channels=[32,16,16,8,8]', 'model.neck.in_channels=128',
+    'model.neck.hid_channels=32', 'model.neck.out_channels=16',
+    'model.templates.canvas=[49,58,47]',
     'train_dataloader.dataset.times=2', 'train_dataloader.batch_size=3',
     'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
@@ -276,8 +277,8 @@ def _brainmvp_3d_checkpoint(path):
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs/brainmvp/pretrain_brats.py')).model
     cfg.backbone.arch = 'tiny'
-    cfg.neck.update(in_channels=128, channels=[32, 16, 16, 8, 8])
-    cfg.projector.update(in_channels=128, hid_channels=32, out_channels=16)
+    cfg.recon_neck.update(in_channels=128, channels=[32, 16, 16, 8, 8])
+    cfg.neck.update(in_channels=128, hid_channels=32, out_channels=16)
     cfg.templates.canvas = (20, 20, 20)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg)

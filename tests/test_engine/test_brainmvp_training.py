@@ -39,9 +39,10 @@ def overrides(root):
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'train_dataloader.batch_size=3', 'train_cfg.max_epochs=2',
-        'model.backbone.arch=tiny', 'model.neck.in_channels=128',
-        'model.neck.channels=[32,16,16,8,8]', 'model.projector.in_channels=128',
-        'model.projector.hid_channels=64', 'model.projector.out_channels=16',
+        'model.backbone.arch=tiny', 'model.recon_neck.in_channels=128',
+        'model.recon_neck.channels=[32,16,16,8,8]',
+        'model.neck.in_channels=128', 'model.neck.hid_channels=64',
+        'model.neck.out_channels=16',
         'model.templates.canvas=[40,40,40]',
         'train_dataloader.dataset.pipeline.4.size=32',
         'custom_hooks.0.cl_start=1', 'default_hooks.checkpoint.interval=1'

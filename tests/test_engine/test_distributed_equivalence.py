@@ -11,7 +11,7 @@ One ``torchrun`` launch (``dist_driver.py``) runs, with a per-rank batch of
 - Why these variants: **BatchNorm** normalises with per-rank statistics
   (SyncBN is GPU-only), so a BN network on 2 processes is a different
   function of the batch than on 1; ViT-tiny has LayerNorm only, and the
-  BrainMVP projector (BatchNorm1d) is off. **Random draws** are per
+  BrainMVP projection neck (BatchNorm1d) is off. **Random draws** are per
   process: with 2 processes every rank draws its own masks / crops, not
   the rows a single process would draw for those samples. So the
   pipelines are deterministic (resize / centred slice), MICS runs without

@@ -15,10 +15,10 @@ def brainmvp_2d(**kwargs):
         backbone=dict(
             type='ResNet', depth=18, in_channels=2, base_channels=16,
             stem_channels=16),
-        neck=dict(
+        head=dict(type='InfoNCEHead', temperature=0.5),
+        recon_neck=dict(
             type='BrainMVPLinearDecoder2D', in_channels=128, out_channels=2,
             encoder_stride=32),
-        head=dict(type='InfoNCEHead', temperature=0.5),
         templates=dict(
             type='BrainMVPModalityTemplates', num_modalities=8,
             canvas=(8, 32, 32)),
@@ -103,18 +103,96 @@ def test_contrastive_loss_matches_reference():
     assert torch.allclose(head.loss(u, v), ref / 10, atol=1e-5)
 
 
+def seeded_losses(use_templates=True, **weights):
+    """Losses of a model built and run under fixed seeds (same weights, same
+    input, same masks for every call)."""
+    torch.manual_seed(0)
+    model = brainmvp_2d(loss_weights=weights)
+    model.use_templates = use_templates
+    torch.manual_seed(1)
+    x = torch.rand(4, 2, 32, 32)
+    return model.loss(x, slice_samples(4))
+
+
 def test_2d_loss_terms_and_weights():
-    model = brainmvp_2d(loss_weights=dict(md=10.0, cmr=1.0, cl=2.0))
-    losses = model.loss(torch.rand(4, 2, 32, 32), slice_samples(4))
-    assert set(losses) == {'loss_md', 'loss_cmr', 'loss_cl'}
-    assert all(torch.isfinite(v) for v in losses.values())
-    model.use_templates = False
-    assert set(model.loss(torch.rand(4, 2, 32, 32),
-                          slice_samples(4))) == {'loss_cmr', 'loss_cl'}
+    unit = seeded_losses(md=1.0, cmr=1.0, cl=1.0)  # the unweighted terms
+    assert set(unit) == {'loss_md', 'loss_cmr', 'loss_cl'}
+    assert all(torch.isfinite(v) and v > 0 for v in unit.values())
+    losses = seeded_losses(md=10.0, cmr=1.0, cl=2.0)
+    assert torch.equal(losses['loss_md'], 10.0 * unit['loss_md'])
+    assert torch.equal(losses['loss_cmr'], unit['loss_cmr'])
+    assert torch.equal(losses['loss_cl'], 2.0 * unit['loss_cl'])
+    # Changing one weight changes that term only.
+    for name, weight in (('md', 3.0), ('cmr', 5.0), ('cl', 7.0)):
+        weights = dict(md=10.0, cmr=1.0, cl=2.0)
+        weights[name] = weight
+        other = seeded_losses(**weights)
+        for term in losses:
+            if term == f'loss_{name}':
+                assert torch.equal(other[term], weight * unit[term]), term
+                assert not torch.equal(other[term], losses[term]), term
+            else:
+                assert torch.equal(other[term], losses[term]), (name, term)
+    # After the template period: two CMR views, their mean weighted by cmr.
+    unit = seeded_losses(use_templates=False)
+    assert set(unit) == {'loss_cmr', 'loss_cl'}
+    scaled = seeded_losses(use_templates=False, cmr=4.0, md=0.5)
+    assert torch.equal(scaled['loss_cmr'], 4.0 * unit['loss_cmr'])
+    assert torch.equal(scaled['loss_cl'], unit['loss_cl'])
     with pytest.raises(KeyError, match='mdd'):
         brainmvp_2d(loss_weights=dict(mdd=1.0))
     with pytest.raises(ValueError, match='block_size'):
-        model.loss(torch.rand(2, 2, 36, 36), slice_samples())
+        brainmvp_2d().loss(torch.rand(2, 2, 36, 36), slice_samples())
+
+
+def test_reconstruction_is_whole_image_mse_through_recon_head():
+    """MD and CMR: the MSE over every voxel between the decoder's output
+    for each view and the original input, computed by ``recon_head``."""
+    model = brainmvp_2d(loss_weights=dict(md=1.0, cmr=1.0))
+    calls = []
+    orig = model.recon_head.loss
+
+    def spy(pred, target):
+        calls.append((pred, target))
+        return orig(pred, target)
+
+    model.recon_head.loss = spy
+    x = torch.rand(3, 2, 32, 32)
+    losses = model.loss(x, slice_samples(3))
+    assert len(calls) == 2  # MD view, then CMR view
+    for (pred, target), term in zip(calls, ('loss_md', 'loss_cmr')):
+        assert pred.shape == target.shape == x.shape
+        assert torch.equal(target, x)
+        assert torch.allclose(losses[term], F.mse_loss(pred, x))
+
+
+def test_recon_head_and_module_names():
+    head = MODELS.build(dict(type='BrainMVPReconHead'))
+    pred, target = torch.rand(2, 3, 4, 4, 4), torch.rand(2, 3, 4, 4, 4)
+    assert torch.allclose(head.loss(pred, target),
+                          ((pred - target)**2).mean())
+    l1 = MODELS.build(
+        dict(type='BrainMVPReconHead',
+             loss=dict(type='PixelReconstructionLoss', criterion='L1')))
+    assert torch.allclose(l1.loss(pred, target),
+                          (pred - target).abs().mean())
+    with pytest.raises(ValueError, match='recon_neck'):
+        head.loss(pred, target[:, :2])
+    with pytest.raises(ValueError, match='recon_neck'):
+        brainmvp_2d(recon_neck=None)
+    # MICS' vocabulary: `neck` projects for the contrastive loss,
+    # `recon_neck` decodes.
+    model = brainmvp_2d(
+        neck=dict(type='NonLinearNeck', in_channels=128, hid_channels=32,
+                  out_channels=16, with_avg_pool=False))
+    prefixes = {key.split('.')[0] for key in model.state_dict()}
+    assert prefixes == {'backbone', 'neck', 'recon_neck', 'templates'}
+    assert type(model.neck).__name__ == 'NonLinearNeck'
+    assert type(model.recon_neck).__name__ == 'BrainMVPLinearDecoder2D'
+    losses = model.loss(torch.rand(4, 2, 32, 32), slice_samples(4))
+    losses['loss_cl'].backward()
+    assert model.neck.fc0.weight.grad.abs().sum() > 0
+    assert model.recon_neck.decoder[0].weight.grad is None
 
 
 def test_3d_shapes_with_uniformer():
@@ -122,10 +200,10 @@ def test_3d_shapes_with_uniformer():
         dict(
             type='BrainMVP',
             backbone=dict(type='UniFormer3D', arch='tiny', in_channels=2),
-            neck=dict(
+            head=dict(type='InfoNCEHead'),
+            recon_neck=dict(
                 type='BrainMVPConvDecoder3D', in_channels=128,
                 channels=(64, 32, 16, 8, 8), out_channels=2, scale=32),
-            head=dict(type='InfoNCEHead'),
             templates=dict(
                 type='BrainMVPModalityTemplates', num_modalities=8,
                 canvas=(40, 40, 40)),

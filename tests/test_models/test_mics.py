@@ -205,13 +205,103 @@ def test_missing_modality_in_batch_is_named():
 
 
 def test_three_modalities():
-    cfg = tiny_resnet_mics(modalities=('wli', 'nbi', 'lci'))
-    cfg['head']['num_modalities'] = 3
-    cfg['discriminator']['num_modalities'] = 3
-    model = build(cfg)
-    logs = model.train_step(
-        batch(modalities=('wli', 'nbi', 'lci')), optim(model))
-    assert torch.isfinite(logs['loss'])
+    """A third modality reaches every loss in its own slot: the consistency
+    head gets 3 online / momentum features (modality k's in slot k) and its
+    value is the mean over the 3 x 2 ordered pairs, the discriminator labels
+    are 0 / 1 / 2, the reconstruction target holds the three inputs in
+    order, and changing only the third input changes every term."""
+    from itertools import permutations
+
+    from mics_mm.models.utils import global_feature
+    mods, n = ('wli', 'nbi', 'lci'), 4
+
+    def make():
+        cfg = tiny_resnet_mics(modalities=mods)
+        cfg['head']['num_modalities'] = 3
+        cfg['discriminator']['num_modalities'] = 3
+        return build(cfg)
+
+    def spy(module, seen, key):
+        orig = module.loss
+
+        def record(*args):
+            seen[key] = args
+            return orig(*args)
+
+        module.loss = record
+
+    model = make()
+    logs = model.train_step(batch(n=n, modalities=mods), optim(model))
+    for key in ('loss', 'loss_recon', 'loss_consistency', 'loss_aligned',
+                'loss_disc'):
+        assert torch.isfinite(logs[key]), key
+
+    # Eval mode: BatchNorm uses its running statistics, so a modality's
+    # features do not depend on the other modalities of the batch.
+    model = make().eval()
+    proc = model.data_preprocessor(batch(n=n, modalities=mods), True)
+    x = [proc['inputs'][m] for m in mods]
+    queue = model.head.queue.clone()
+    seen = {}
+    spy(model.head, seen, 'consistency')
+    spy(model.aligned_head, seen, 'aligned')
+    spy(model.recon_head, seen, 'recon')
+    torch.manual_seed(1)
+    losses = model(**proc, mode='loss')
+
+    feats, momentum = seen['consistency']
+    assert len(feats) == len(momentum) == 3
+    with torch.no_grad():
+        for k in range(3):  # slot k holds modality k's projection
+            expected = model.neck(
+                (global_feature(model.backbone(x[k], mask=None)[-1]), ))[0]
+            assert torch.allclose(feats[k], expected, atol=1e-5), mods[k]
+            m_backbone, m_neck = model.momentum_encoder.module
+            expected = m_neck(
+                (global_feature(m_backbone(x[k], mask=None)[-1]), ))[0]
+            assert torch.allclose(momentum[k], expected, atol=1e-5), mods[k]
+    # The value: the ITA loss averaged over all 6 ordered pairs (a, b).
+    f = [F.normalize(v, dim=-1) for v in feats]
+    m = [F.normalize(v, dim=-1) for v in momentum]
+    pairs = list(permutations(range(3), 2))
+    assert len(pairs) == 6
+    ref = 0
+    for a, b in pairs:
+        keys = torch.cat([m[b], queue[b]])
+        target = 0.4 * (m[a] @ keys.t() / 0.07).softmax(1)
+        target[range(n), range(n)] += 0.6
+        ref += -((f[a] @ keys.t() / 0.07).log_softmax(1) *
+                 target).sum(1).mean()
+    assert torch.allclose(losses['loss_consistency'], ref / 6, atol=1e-5)
+
+    logits, labels = seen['aligned']
+    assert logits.shape == (3 * n, 3)
+    assert labels.tolist() == [0] * n + [1] * n + [2] * n
+    pred, target, _ = seen['recon']
+    assert pred.shape == target.shape == (3 * n, 3, 32, 32)
+    assert torch.equal(target, torch.cat(x))
+
+    # Only the third modality's images change: its slot changes in every
+    # head's inputs, the other two stay as they were, and so does each term.
+    other = batch(n=n, modalities=mods)
+    other['inputs']['lci'] = batch(n=n, seed=7)['inputs']['wli']
+    model = make().eval()
+    again = {}
+    spy(model.head, again, 'consistency')
+    spy(model.aligned_head, again, 'aligned')
+    spy(model.recon_head, again, 'recon')
+    torch.manual_seed(1)
+    changed = model(**model.data_preprocessor(other, True), mode='loss')
+    for k, same in enumerate((True, True, False)):
+        for i in range(2):  # online and momentum features
+            assert torch.equal(again['consistency'][i][k],
+                               seen['consistency'][i][k]) == same, (k, i)
+        for key in ('aligned', 'recon'):  # logits / predictions
+            rows = slice(k * n, (k + 1) * n)
+            assert torch.equal(again[key][0][rows],
+                               seen[key][0][rows]) == same, (k, key)
+    for term in ('loss_recon', 'loss_consistency', 'loss_aligned'):
+        assert not torch.equal(changed[term], losses[term]), term
 
 
 def test_optimizers_split_parameters():

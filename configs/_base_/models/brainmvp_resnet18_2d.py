@@ -11,6 +11,7 @@ model = dict(
         in_channels=4,
         out_indices=(3, ),
         norm_cfg=dict(type='BN')),
-    neck=dict(_delete_=True, type='BrainMVPConvDecoder2D', in_channels=512,
-              channels=(256, 128, 64, 32, 16), out_channels=4, scale=32),
-    projector=dict(in_channels=512, hid_channels=512))
+    neck=dict(in_channels=512, hid_channels=512),
+    recon_neck=dict(_delete_=True, type='BrainMVPConvDecoder2D',
+                    in_channels=512, channels=(256, 128, 64, 32, 16),
+                    out_channels=4, scale=32))

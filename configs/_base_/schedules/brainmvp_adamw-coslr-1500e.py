@@ -20,5 +20,5 @@ custom_hooks = [
     dict(type='BrainMVPScheduleHook', cl_start=1000, by_epoch=True),
     dict(type='RandomStateHook'),
 ]
-# With CL off, the projector and contrastive head are unused.
+# With CL off, the projection neck and contrastive head are unused.
 find_unused_parameters = True

@@ -1,15 +1,16 @@
 """Data transforms for multimodal samples (registered in mmpretrain's
 ``TRANSFORMS``)."""
 from .cache import CachedCompose
-from .formatting import MissingModalityError, PackMultiModalInputs
+from .formatting import (MissingModalityError, PackMRIInputs,
+                         PackMultiModalInputs)
 from .loading import ImageLoadError, LoadMultiModalImages
 from .modality import (PerModalityTransforms, SharedModalityTransforms,
                        SimulatedNBI, simulate_nbi)
-from .mri import (ArrangeModalities, ForegroundCrop, LoadMRIStudy,
-                  PackMRIInputs, PercentileNormalize,
-                  SampleModalities, load_nifti)
-from .mri_geometry import (CropPad, RandomPatch3D, RandomSlice2D,
-                           TakeSlice2D, crop_or_pad)
+from .mri_geometry import (CropPad, ForegroundCrop, RandomPatch3D,
+                           RandomSlice2D, TakeSlice2D, crop_or_pad)
+from .mri_intensity import PercentileNormalize
+from .mri_loading import LoadMRIStudy, load_nifti
+from .mri_modalities import ArrangeModalities, SampleModalities
 from .select import ModalitiesAsViews, SelectModality
 
 __all__ = [

@@ -1,4 +1,6 @@
-"""Pack a multimodal sample for the model."""
+"""Pack a sample for the model: multimodal 2D images
+(:class:`PackMultiModalInputs`) and MRI studies (:class:`PackMRIInputs`).
+"""
 from typing import Sequence
 
 import numpy as np
@@ -8,7 +10,8 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
-__all__ = ['MissingModalityError', 'PackMultiModalInputs']
+__all__ = ['MissingModalityError', 'PackMultiModalInputs',
+           'PackMRIInputs']
 
 
 class MissingModalityError(ValueError):
@@ -102,6 +105,65 @@ class PackMultiModalInputs(BaseTransform):
             if key in results:
                 data_sample.set_field(
                     results[key], key, field_type='metainfo')
+        return dict(inputs=inputs, data_samples=data_sample)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackMRIInputs(BaseTransform):
+    """Pack an MRI sample into ``inputs`` and a ``DataSample``.
+
+    **Required Keys:**
+
+    - img (np.ndarray): ``(C, X, Y, Z)`` or ``(C, H, W)``.
+    - gt_seg (np.ndarray, optional)
+    - gt_label (int, optional): class label (classification).
+    - case, modalities, missing_modalities, canvas_offset, canvas_shape,
+      slice_index, canvas_axis (optional): copied into the metainfo when
+      present.
+
+    **Added Keys:**
+
+    - inputs (torch.Tensor): float32 copy of ``img``.
+    - data_samples (:obj:`~mmpretrain.structures.DataSample`): metainfo
+      as above, ``gt_seg`` as an int64 tensor field and ``gt_label`` when
+      present.
+
+    Args:
+        meta_keys (Sequence[str]): Keys copied into the metainfo. Defaults
+            to ``('case', 'modalities', 'missing_modalities',
+            'canvas_offset', 'canvas_shape', 'slice_index', 'canvas_axis',
+            'img_path')``.
+    """
+
+    def __init__(self,
+                 meta_keys: Sequence[str] = ('case', 'modalities',
+                                             'missing_modalities',
+                                             'canvas_offset', 'canvas_shape',
+                                             'slice_index', 'canvas_axis',
+                                             'img_path')) -> None:
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        """Pack the sample."""
+        inputs = torch.from_numpy(
+            np.ascontiguousarray(results['img'], dtype=np.float32))
+        data_sample = DataSample()
+        for key in self.meta_keys:
+            if key in results:
+                data_sample.set_field(
+                    results[key], key, field_type='metainfo')
+        if results.get('gt_seg') is not None:
+            data_sample.set_field(
+                torch.from_numpy(
+                    np.ascontiguousarray(results['gt_seg'],
+                                         dtype=np.int64)),
+                'gt_seg',
+                dtype=torch.Tensor)
+        if results.get('gt_label') is not None:
+            data_sample.set_gt_label(int(results['gt_label']))
         return dict(inputs=inputs, data_samples=data_sample)
 
     def __repr__(self) -> str:

@@ -14,8 +14,8 @@ from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS
 
 __all__ = [
-    'crop_or_pad', 'RandomSlice2D', 'TakeSlice2D', 'CropPad',
-    'RandomPatch3D'
+    'crop_or_pad', 'ForegroundCrop', 'RandomSlice2D', 'TakeSlice2D',
+    'CropPad', 'RandomPatch3D'
 ]
 
 
@@ -74,6 +74,56 @@ def crop_or_pad(img: np.ndarray,
             seg = np.pad(seg, pads, constant_values=seg_pad_value)
         seg = np.ascontiguousarray(seg)
     return img, seg, shift
+
+
+@TRANSFORMS.register_module()
+class ForegroundCrop(BaseTransform):
+    """Crop to the bounding box of voxels > 0 in any channel.
+
+    The box is grown by ``margin`` voxels on each side (within the volume).
+    A volume without foreground is left unchanged.
+
+    **Required Keys:**
+
+    - img (np.ndarray): ``(C, X, Y, Z)``.
+    - canvas_offset (tuple[int, int, int], optional): Defaults to zeros.
+    - gt_seg (np.ndarray, optional)
+
+    **Modified Keys:**
+
+    - img, gt_seg: cropped.
+    - canvas_offset: plus the crop's start.
+
+    Args:
+        margin (int): Voxels kept around the box. Defaults to 0.
+    """
+
+    def __init__(self, margin: int = 0) -> None:
+        self.margin = int(margin)
+
+    def transform(self, results: dict) -> dict:
+        """Crop ``img`` (and ``gt_seg``) to the foreground."""
+        img = results['img']
+        fg = (img > 0).any(axis=0)
+        if not fg.any():
+            return results
+        starts, stops = [], []
+        for ax in range(fg.ndim):
+            other = tuple(a for a in range(fg.ndim) if a != ax)
+            idx = np.flatnonzero(fg.any(axis=other))
+            starts.append(max(int(idx[0]) - self.margin, 0))
+            stops.append(min(int(idx[-1]) + 1 + self.margin, fg.shape[ax]))
+        box = tuple(slice(a, b) for a, b in zip(starts, stops))
+        results['img'] = np.ascontiguousarray(img[(slice(None), ) + box])
+        if results.get('gt_seg') is not None:
+            results['gt_seg'] = np.ascontiguousarray(results['gt_seg'][box])
+        offset = results.get('canvas_offset') or (0, ) * fg.ndim
+        results['canvas_offset'] = tuple(
+            int(o) + s for o, s in zip(offset, starts))
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(margin={self.margin})'
 
 
 def _canvas_axes(results: dict, spatial_dims: int) -> Tuple[int, ...]:

@@ -12,6 +12,8 @@ from ...structures import MRI_MODALITIES, canonical_modality
 from ..utils import (canvas_positions, check_canvas, global_feature,
                      merge_loss_weights, random_patch_mask, upsample_mask)
 
+__all__ = ['BrainMVP']
+
 DEFAULT_LOSS_WEIGHTS = dict(md=10.0, cmr=1.0, cl=1.0)
 
 
@@ -35,14 +37,18 @@ class BrainMVP(BaseSelfSupervisor):
       mask).
     - Once the template period is over (``use_templates=False``) the first
       view is a second CMR view with its own mask.
-    - Both views go through the shared encoder and the decoder (``neck``,
-      no skips), which reconstructs the full original input; the losses are
-      MSE over the whole image / volume (``recon_loss``), weighted
-      ``10 * MD + 1 * CMR`` as in the public code.
-    - *Modality-aware contrastive learning* (``head``,
-      ``InfoNCEHead``): the two views' pooled deepest features, through
-      ``projector``, are positives for the same sample and negatives for the
-      others.
+    - Both views go through the shared encoder and the decoder
+      (``recon_neck``, no skips), which reconstructs the full original
+      input; ``recon_head`` (``BrainMVPReconHead``) computes the loss over
+      the whole image / volume (MSE), weighted ``10 * MD + 1 * CMR`` as in
+      the public code.
+    - *Modality-aware contrastive learning* (``head``, ``InfoNCEHead``): the
+      two views' pooled deepest features, through the projection ``neck``,
+      are positives for the same sample and negatives for the others.
+
+    The module names follow :class:`MICS`: ``neck`` + ``head`` are the
+    contrastive branch, ``recon_neck`` + ``recon_head`` the reconstructive
+    one.
 
     ``use_cl`` and ``use_templates`` are switched by
     ``BrainMVPScheduleHook`` (decision 2): the public code turns the
@@ -52,16 +58,20 @@ class BrainMVP(BaseSelfSupervisor):
     Args:
         backbone (dict): Encoder taking ``K`` input channels (an mmpretrain
             2D backbone with ``in_channels=K`` or ``UniFormer3D``).
-        neck (dict): Decoder to ``K`` channels at the input resolution
-            (``BrainMVPLinearDecoder2D`` / ``BrainMVPConvDecoder3D``).
-        head (dict, optional): Contrastive head; None switches CL off for
-            good. Defaults to None.
-        projector (dict, optional): Projection of the pooled feature for CL
-            (e.g. ``NonLinearNeck``); None uses the pooled feature.
-        templates (dict, optional): ``BrainMVPModalityTemplates``; None switches
-            MD off (the CMR view alone is trained). Defaults to None.
-        recon_loss (dict): Loss config. Defaults to
-            ``dict(type='PixelReconstructionLoss', criterion='L2')`` (MSE).
+        neck (dict, optional): Projection of the pooled feature for the
+            contrastive loss (e.g. ``NonLinearNeck``); None uses the pooled
+            feature. Defaults to None.
+        head (dict, optional): Contrastive head (``InfoNCEHead``); None
+            switches CL off for good. Defaults to None.
+        recon_neck (dict): Decoder to ``K`` channels at the input resolution
+            (``BrainMVPLinearDecoder2D`` / ``BrainMVPConvDecoder2D`` /
+            ``BrainMVPConvDecoder3D``). Required: MD and CMR both
+            reconstruct the input.
+        recon_head (dict): Reconstruction loss head. Defaults to
+            ``dict(type='BrainMVPReconHead')`` (MSE over all voxels).
+        templates (dict, optional): ``BrainMVPModalityTemplates``; None
+            switches MD off (the CMR view alone is trained). Defaults to
+            None.
         block_size (int): Side of a mask block. Defaults to 8 (public code).
         mask_ratio (float): Fraction of blocks masked. Defaults to 0.8.
         loss_weights (dict, optional): ``md``, ``cmr``, ``cl``; missing keys
@@ -71,17 +81,16 @@ class BrainMVP(BaseSelfSupervisor):
         data_preprocessor (dict, optional): Defaults to mmengine's
             ``BaseDataPreprocessor`` (MRI inputs are normalised by the
             transforms).
-        init_cfg (dict, optional): Initialisation config.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
     def __init__(self,
                  backbone: dict,
-                 neck: dict,
+                 neck: Optional[dict] = None,
                  head: Optional[dict] = None,
-                 projector: Optional[dict] = None,
+                 recon_neck: Optional[dict] = None,
+                 recon_head: dict = dict(type='BrainMVPReconHead'),
                  templates: Optional[dict] = None,
-                 recon_loss: dict = dict(
-                     type='PixelReconstructionLoss', criterion='L2'),
                  block_size: int = 8,
                  mask_ratio: float = 0.8,
                  loss_weights: Optional[Dict[str, float]] = None,
@@ -89,14 +98,24 @@ class BrainMVP(BaseSelfSupervisor):
                  use_templates: bool = True,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if recon_neck is None or recon_head is None:
+            raise ValueError('BrainMVP: `recon_neck` (the decoder) and '
+                             '`recon_head` are required; MD and CMR both '
+                             'reconstruct the input.')
         if data_preprocessor is None:
             data_preprocessor = dict(type='BaseDataPreprocessor')
         super().__init__(
             backbone=backbone,
-            neck=neck,
             head=head,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        # Built, and so initialised from the seed, in the order backbone,
+        # decoder, projection, templates: a seed gives the same initial
+        # weights as in earlier runs of this project.
+        self.recon_neck = MODELS.build(recon_neck)
+        self.neck = MODELS.build(neck) if neck else None
+        self.recon_head = MODELS.build(recon_head)
+        self.templates = MODELS.build(templates) if templates else None
         self.loss_weights = merge_loss_weights(DEFAULT_LOSS_WEIGHTS,
                                                loss_weights, 'BrainMVP')
         if not 0.0 <= mask_ratio < 1.0:
@@ -104,9 +123,6 @@ class BrainMVP(BaseSelfSupervisor):
                              f'{mask_ratio}.')
         self.block_size = block_size
         self.mask_ratio = mask_ratio
-        self.projector = MODELS.build(projector) if projector else None
-        self.templates = MODELS.build(templates) if templates else None
-        self.recon_loss = MODELS.build(recon_loss)
         self.use_cl = use_cl
         self.use_templates = use_templates
 
@@ -171,10 +187,8 @@ class BrainMVP(BaseSelfSupervisor):
             self.cmr_view(x, self._masks(x.shape, x.device))
         ]
         feats = self.backbone(torch.cat(views))
-        recon = self.neck(feats)
-        errors = [
-            self.recon_loss(recon[i * n:(i + 1) * n], x) for i in range(2)
-        ]
+        pred = self.recon_neck(feats)
+        errors = [self.recon_head.loss(p, x) for p in pred.split(n)]
         losses = {}
         if md:
             losses['loss_md'] = self.loss_weights['md'] * errors[0]
@@ -183,9 +197,9 @@ class BrainMVP(BaseSelfSupervisor):
             losses['loss_cmr'] = self.loss_weights['cmr'] * (
                 errors[0] + errors[1]) / 2
         if self.with_head and self.use_cl:
-            pooled = global_feature(feats[-1])
-            if self.projector is not None:
-                pooled = self.projector((pooled, ))[0]
+            z = global_feature(feats[-1])
+            if self.with_neck:
+                z = self.neck((z, ))[0]
             losses['loss_cl'] = self.loss_weights['cl'] * self.head.loss(
-                pooled[:n], pooled[n:])
+                z[:n], z[n:])
         return losses
