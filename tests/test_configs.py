@@ -18,7 +18,7 @@ from mmengine.registry import DefaultScope
 from mics_mm.testing.brain_demo import make_brain_demo
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
-from mmpretrain.registry import DATASETS, HOOKS, MODEL_WRAPPERS, MODELS
+from mics_mm.registry import DATASETS, HOOKS, MODEL_WRAPPERS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
@@ -140,7 +140,8 @@ def _check_baseline_config(cfg, model_cfg, path, demo_root):
     ds_cfg = cfg.train_dataloader.dataset.copy()
     ds_cfg['data_root'] = demo_root
     sample = DATASETS.build(ds_cfg)[0]
-    both = cfg.data_preprocessor.type == 'ViewsAsBatchDataPreprocessor'
+    both = cfg.data_preprocessor.type.split('.')[-1] == \
+        'ViewsAsBatchDataPreprocessor'
     if cfg.model.type == 'MAE' and not both:  # WLI only
         assert tuple(sample['inputs'].shape) == (3, cfg.img_size,
                                                  cfg.img_size)
@@ -172,7 +173,7 @@ def test_config_builds(path, demo_root, brain_root):
     if '/brainmvp/' in path or '_brain-demo' in path:
         _check_brain_config(cfg, copy.deepcopy(model_cfg), path, brain_root)
         return
-    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.default_scope == 'mics_mm'
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
     if '/baselines/' in path:
         _check_baseline_config(cfg, model_cfg, path, demo_root)

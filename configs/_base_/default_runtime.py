@@ -1,5 +1,7 @@
 # Runtime shared by every mics_mm config.
-default_scope = 'mmpretrain'
+# mics_mm's child registries of mmpretrain's: our modules first, then
+# mmpretrain's and mmengine's (docs/methods.md, "Registry names").
+default_scope = 'mics_mm'
 # Registers mics_mm's modules (it patches nothing); this is what lets
 # mmpretrain's own packaged tools/train.py run these configs.
 custom_imports = dict(imports=['mics_mm'], allow_failed_imports=False)

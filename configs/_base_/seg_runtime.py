@@ -17,9 +17,10 @@ default_hooks = dict(
         max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # A NaN / inf loss stops training before the update ('stop'), or the
-    # step is skipped ('skip'); see docs/reliability.md. Registered in
-    # mmpretrain's registry, hence the scope prefix.
-    non_finite=dict(type='mmpretrain.NonFiniteLossHook', policy='stop'),
+    # step is skipped ('skip'); see docs/reliability.md. Built in mics_mm's
+    # scope (a child of mmpretrain's registries, not seen from mmseg's).
+    non_finite=dict(type='NonFiniteLossHook', _scope_='mics_mm',
+                    policy='stop'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,

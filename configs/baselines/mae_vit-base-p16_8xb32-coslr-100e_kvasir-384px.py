@@ -6,7 +6,9 @@
 # 100 epochs; MAE's model (mmpretrain's, through that config) and AdamW
 # recipe.
 _base_ = './mae_vit-base-p16_8xb32-coslr-100e_kvasir-wli-384px.py'
-data_preprocessor = dict(type='ViewsAsBatchDataPreprocessor')
+# The model comes from mmpretrain's base (built in scope mmpretrain), so
+# our preprocessor inside it is named with its scope.
+data_preprocessor = dict(type='mics_mm.ViewsAsBatchDataPreprocessor')
 # Own pipeline: both modalities (simulated NBI beside the WLI image, one
 # shared crop / flip), each a sample of its own, where the base takes the
 # WLI image alone; no colour jitter (MAE's recipe has none).

@@ -4,7 +4,9 @@
 # same crop, flip, split, batch 32, 10 epochs, AdamW schedule.
 # tools/benchmark/label_efficiency.py uses it as `mae`.
 _base_ = './mae_vit-tiny-p8_1xb32-coslr-10e_kvasir-demo-wli-64px.py'
-data_preprocessor = dict(type='ViewsAsBatchDataPreprocessor')
+# The model comes from mmpretrain's base (built in scope mmpretrain), so
+# our preprocessor inside it is named with its scope.
+data_preprocessor = dict(type='mics_mm.ViewsAsBatchDataPreprocessor')
 # Own pipeline: both modalities (simulated NBI beside the WLI image, one
 # shared crop / flip), each a sample of its own, where the base takes the
 # WLI image alone; no colour jitter (MAE's recipe has none).

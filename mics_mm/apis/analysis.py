@@ -28,7 +28,7 @@ DEFAULT_MODALITIES = ('wli', 'nbi')
 
 def load_analysis_config(path: str) -> Config:
     """Read a config and enter its registry scope (``default_scope``,
-    ``'mmpretrain'`` if unset).
+    ``'mics_mm'`` if unset).
 
     Args:
         path (str): Config file.
@@ -42,7 +42,7 @@ def load_analysis_config(path: str) -> Config:
     if not osp.isfile(path):
         raise SystemExit(f'error: config {path!r} not found.')
     cfg = Config.fromfile(path)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    init_default_scope(cfg.get('default_scope', 'mics_mm'))
     return cfg
 
 

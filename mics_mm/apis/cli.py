@@ -31,7 +31,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def load_config(args: argparse.Namespace) -> Config:
     """Load ``args.config`` and apply the options both tools share.
 
-    Merges ``--cfg-options``, sets ``default_scope`` (``'mmpretrain'``) and
+    Merges ``--cfg-options``, sets ``default_scope`` (``'mics_mm'``) and
     ``runner_type`` (``'SafeRunner'``) if missing, ``work_dir``
     (``--work-dir`` > config > ``work_dirs/<stem>``) and ``launcher``, and
     checks the config keys, including the ``--cfg-options`` ones
@@ -52,7 +52,7 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if cfg.get('default_scope') is None:
-        cfg.default_scope = 'mmpretrain'
+        cfg.default_scope = 'mics_mm'
     cfg.setdefault('runner_type', 'SafeRunner')
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

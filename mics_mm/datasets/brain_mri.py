@@ -6,7 +6,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from mmpretrain.datasets import BaseDataset
-from mmpretrain.registry import DATASETS
+from mics_mm.registry import DATASETS
 
 from ..structures import MRI_MODALITIES, canonical_modality
 

@@ -3,7 +3,7 @@ from typing import List
 
 import numpy as np
 
-from mmpretrain.registry import DATASETS
+from mics_mm.registry import DATASETS
 from .brain_mri import BrainMRIDataset
 from .transforms.mri_loading import load_nifti
 

@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import mmengine
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
-from mmpretrain.registry import DATASETS
+from mics_mm.registry import DATASETS
 
 from .layouts import (DEFAULT_IMAGE_EXTS, DEFAULT_MODALITIES, LAYOUTS,
                      PAIRINGS, check_data_root, check_modalities, scan_layout,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from mmengine.dataset import Compose
 
-from mmpretrain.registry import DATASETS
+from mics_mm.registry import DATASETS
 
 
 @DATASETS.register_module()

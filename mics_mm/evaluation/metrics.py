@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
-from mmpretrain.registry import METRICS
+from mics_mm.registry import METRICS
 
 __all__ = ['ClsReportMetric', 'binary_roc_auc']
 

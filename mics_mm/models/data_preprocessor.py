@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 from mmengine.model import BaseDataPreprocessor
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 MeanStd = Union[Sequence[Number], Dict[str, Sequence[Number]]]
 

@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import torch
 from mmengine.model import BaseDataPreprocessor
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from .utils import BrainMVPTemplateFiller
 
 

@@ -4,7 +4,7 @@ from typing import Optional
 
 import torch
 from mmpretrain.models.utils import SelfSupDataPreprocessor
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 
 @MODELS.register_module()

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
-from mmseg.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
 __all__ = ['PackMRISegInputs']

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import Compose
-from mmpretrain.registry import DATASETS, TRANSFORMS
+from mics_mm.registry import DATASETS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from mics_mm.datasets import BrainMRIDataset

@@ -196,7 +196,7 @@ def test_ann_file_paired_entries(tmp_path):
 
 
 def test_build_from_registry(tmp_path):
-    from mmpretrain.registry import DATASETS
+    from mics_mm.registry import DATASETS
     root = _kvasir_tree(tmp_path, {'a': 2, 'b': 2})
     ds = DATASETS.build(
         dict(type='KvasirDataset', data_root=root, split=None))

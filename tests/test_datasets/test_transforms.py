@@ -20,7 +20,7 @@ from mics_mm.datasets.transforms import (ImageLoadError,
                                          PerModalityTransforms,
                                          SharedModalityTransforms,
                                          SimulatedNBI, simulate_nbi)
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 
@@ -505,7 +505,7 @@ def _train_pipeline():
 
 @pytest.mark.parametrize('paired', [False, True])
 def test_full_pipeline_from_config(tmp_path, paired):
-    init_default_scope('mmpretrain')
+    init_default_scope('mics_mm')
     pipeline = Compose(_train_pipeline())
     img_path = {'wli': _write(tmp_path / 'w.jpg', _rand_img(0, 48, 48))}
     if paired:
@@ -536,7 +536,7 @@ def test_full_pipeline_from_config(tmp_path, paired):
 
 
 def test_pipeline_without_nbi_source_fails_at_packing(tmp_path):
-    init_default_scope('mmpretrain')
+    init_default_scope('mics_mm')
     pipeline = Compose([
         dict(type='LoadMultiModalImages'),
         dict(type='PackMultiModalInputs'),

@@ -273,14 +273,14 @@ def cls_root(tmp_path_factory):
 
 def _brainmvp_3d_checkpoint(path):
     """A BrainMVP 3D checkpoint (tiny UniFormer, 20^3 canvas), untrained."""
-    from mmpretrain.registry import MODELS
+    from mics_mm.registry import MODELS
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs/brainmvp/pretrain_brats.py')).model
     cfg.backbone.arch = 'tiny'
     cfg.recon_neck.update(in_channels=128, channels=[32, 16, 16, 8, 8])
     cfg.neck.update(in_channels=128, hid_channels=32, out_channels=16)
     cfg.templates.canvas = (20, 20, 20)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
+    with DefaultScope.overwrite_default_scope('mics_mm'):
         model = MODELS.build(cfg)
         model.init_weights()
     torch.save(dict(state_dict=model.state_dict()), path)
@@ -307,13 +307,13 @@ def test_classification_through_mmpretrain(cls_root, tmp_path):
             f'{loader}_dataloader.dataset.pipeline.4.size=32'
         ]
     # the hand-over: the classifier's encoder is the BrainMVP encoder
-    from mmpretrain.registry import MODELS
+    from mics_mm.registry import MODELS
     cfg = Config.fromfile(osp.join(ROOT, CLS))
     cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
     cfg.model.data_preprocessor.templates = str(ckpt)
     cfg.model.backbone.arch = 'tiny'
     cfg.model.head.in_channels = 128
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
+    with DefaultScope.overwrite_default_scope('mics_mm'):
         clf = MODELS.build(cfg.model)
         clf.init_weights()
     ref = brainmvp.backbone.state_dict()

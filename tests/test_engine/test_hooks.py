@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmpretrain.registry import HOOKS, MODELS
+from mics_mm.registry import HOOKS, MODELS
 
 
 def fake_runner(head, n_samples=10, n_batches=4, it=0, resume=False):

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mmpretrain.registry import HOOKS, MODELS
+from mics_mm.registry import HOOKS, MODELS
 
 
 def run_ramp(hook, head, max_iters, iters):

@@ -195,7 +195,7 @@ def test_mics_ddp_wrapper_on_cpu(gloo_group, with_ddp_model):
     from mmengine.registry import MODEL_WRAPPERS, init_default_scope
     from mics_mm.engine.wrappers import \
         MultiForwardDistributedDataParallel
-    init_default_scope('mmpretrain')
+    init_default_scope('mics_mm')
     # Runner.wrap_model looks the type up in mmengine's root registry.
     assert MODEL_WRAPPERS.get('MultiForwardDistributedDataParallel') is \
         MultiForwardDistributedDataParallel

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmpretrain.registry import HOOKS, MODELS
+from mics_mm.registry import HOOKS, MODELS
 from mmpretrain.structures import DataSample
 
 

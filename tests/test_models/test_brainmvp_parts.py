@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mics_mm.models.utils import random_patch_mask, upsample_mask
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 
 @pytest.mark.parametrize('grid', [(4, 6), (3, 4, 5)])

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 K, D = 3, 4

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mics_mm.models.necks import MICSFusionNeck
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 C = 8
 B = 3

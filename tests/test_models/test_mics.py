@@ -8,7 +8,7 @@ from mmengine.optim import OptimWrapperDict, build_optim_wrapper
 
 import mics_mm  # noqa: F401
 from mics_mm.models.utils import random_patch_mask
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 

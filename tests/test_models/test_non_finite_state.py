@@ -4,7 +4,7 @@ import torch
 
 from mics_mm.utils.non_finite import non_finite_terms, stop_if_non_finite
 from mics_mm.models.utils import gather_rows
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 
 def test_consistency_head_drops_non_finite_keys():

@@ -9,7 +9,7 @@ from mmengine.config import Config
 
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
-from mmpretrain.registry import DATASETS, MODELS
+from mics_mm.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/mics/finetune_kvasir_semi_demo.py')

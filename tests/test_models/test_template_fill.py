@@ -7,7 +7,7 @@ import torch
 from mics_mm.structures import MRI_MODALITIES
 from mics_mm.models.utils import (BrainMVPTemplateFiller, crop_templates,
                                   fill_missing_modalities)
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 CANVAS = (6, 7, 5)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 from mics_mm.models.backbones import UniFormer3D
 from mics_mm.models.backbones.uniformer3d import _CBlock, _SABlock

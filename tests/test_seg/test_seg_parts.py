@@ -7,16 +7,17 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 
 import mics_mm.seg  # noqa: F401  (registers into mmseg's registries)
+from mics_mm import registry as ours
 from mmseg.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+from mmseg.structures import SegDataSample
 
-#: Our MRI datasets and transforms live in mmpretrain's registries; the
-#: mmseg configs name them by scope (``mmpretrain.Name``).
+#: Our MRI datasets and transforms live in mics_mm's registries; the mmseg
+#: configs build the datasets there (``_scope_='mics_mm'``).
 SHARED_DATASETS = ('BrainMRIDataset', 'BrainMRISliceDataset')
 SHARED_TRANSFORMS = ('LoadMRIStudy', 'PercentileNormalize', 'ForegroundCrop',
                      'SampleModalities', 'ArrangeModalities', 'RandomSlice2D',
                      'TakeSlice2D', 'CropPad', 'RandomPatch3D',
-                     'CachedCompose')
-from mmseg.structures import SegDataSample
+                     'CachedCompose', 'PackMRISegInputs')
 
 
 @pytest.fixture(autouse=True)
@@ -26,15 +27,16 @@ def _mmseg_scope():
 
 
 def test_registered_in_mmseg():
-    assert TRANSFORMS.get('PackMRISegInputs') is not None
-    # no hand-written re-registration: mmseg finds them by scope prefix,
-    # and only there
+    # no hand-written re-registration: registered once, in mics_mm's scope,
+    # and built there from an mmseg config
     for name in SHARED_TRANSFORMS:
-        assert name not in TRANSFORMS._module_dict, name
-        assert TRANSFORMS.get(f'mmpretrain.{name}') is not None, name
+        assert TRANSFORMS.get(name) is None, name
+        assert ours.TRANSFORMS.get(name) is not None, name
     for name in SHARED_DATASETS:
-        assert name not in DATASETS._module_dict, name
-        assert DATASETS.get(f'mmpretrain.{name}') is not None, name
+        assert DATASETS.get(name) is None, name
+        assert ours.DATASETS.get(name) is not None, name
+    with ours.DATASETS.switch_scope_and_registry('mics_mm') as registry:
+        assert registry is ours.DATASETS
     for name in ('MRISegDataPreprocessor', 'UNetDecodeHead'):
         assert MODELS.get(name) is not None, name
     assert METRICS.get('VolumeDiceMetric') is not None
@@ -43,7 +45,7 @@ def test_registered_in_mmseg():
 
 
 def test_pack_mri_seg_inputs():
-    pack = TRANSFORMS.build(dict(type='PackMRISegInputs'))
+    pack = TRANSFORMS.build(dict(type='PackMRISegInputs', _scope_='mics_mm'))
     out = pack(
         dict(img=np.random.rand(4, 8, 10).astype(np.float32),
              gt_seg=np.ones((8, 10), np.int64), case='c1', slice_index=3,

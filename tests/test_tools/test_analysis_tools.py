@@ -28,7 +28,7 @@ from mics_mm.apis import (build_split, collate_batches, config_data_root,
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 from mics_mm.evaluation import ClsReportMetric
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -656,7 +656,7 @@ def test_tensorboard_runtime_config_composes():
     assert [b['type'] for b in cfg.visualizer.vis_backends] == [
         'LocalVisBackend', 'TensorboardVisBackend'
     ]
-    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.default_scope == 'mics_mm'
     assert cfg.custom_imports['imports'] == ['mics_mm']
     # The command-line alternative documented in docs/analysis.md.
     local = Config.fromfile(osp.join(ROOT, 'configs', '_base_',

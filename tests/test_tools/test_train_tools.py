@@ -286,7 +286,7 @@ def test_train_args_rewrite_config(train_tool, tmp_path):
 
     args = train_tool.parse_args([str(config)])
     cfg = train_tool.merge_train_args(load_config(args), args)
-    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.default_scope == 'mics_mm'
     assert cfg.work_dir == os.path.join('./work_dirs', 'cfg_stem')
     assert cfg.launcher == 'none'
     assert 'model_wrapper_cfg' not in cfg

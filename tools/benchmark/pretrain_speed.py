@@ -473,7 +473,7 @@ def markdown(result: dict, command: str) -> str:
 def main(argv: Optional[List[str]] = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    DefaultScope.get_instance('pretrain_speed', scope_name='mmpretrain')
+    DefaultScope.get_instance('pretrain_speed', scope_name='mics_mm')
     # Momentum encoders (MoCo v3, BYOL) read the schedule length from the
     # message hub that a Runner would fill.
     from mmengine.logging import MessageHub

@@ -13,23 +13,23 @@ crop_size = (96, 96)
 test_size = (128, 128)
 
 load_study = dict(
-    type='mmpretrain.CachedCompose',
+    type='CachedCompose',
     transforms=[
-        dict(type='mmpretrain.LoadMRIStudy', reorient_ras=True),
-        dict(type='mmpretrain.PercentileNormalize', low=5, high=95, clip=True),
-        dict(type='mmpretrain.ArrangeModalities', modalities=modalities),
+        dict(type='LoadMRIStudy', reorient_ras=True),
+        dict(type='PercentileNormalize', low=5, high=95, clip=True),
+        dict(type='ArrangeModalities', modalities=modalities),
     ])
 train_pipeline = [
     load_study,
-    dict(type='mmpretrain.RandomSlice2D', axis=2, min_foreground=0.05),
-    dict(type='mmpretrain.CropPad', size=crop_size, mode='random'),
+    dict(type='RandomSlice2D', axis=2, min_foreground=0.05),
+    dict(type='CropPad', size=crop_size, mode='random'),
     dict(type='PackMRISegInputs'),
 ]
 # Every slice with brain (label) voxels, whole (padded, nothing cut).
 test_pipeline = [
     load_study,
-    dict(type='mmpretrain.TakeSlice2D'),
-    dict(type='mmpretrain.CropPad', size=test_size, mode='center'),
+    dict(type='TakeSlice2D'),
+    dict(type='CropPad', size=test_size, mode='center'),
     dict(type='PackMRISegInputs'),
 ]
 train_dataloader = dict(
@@ -38,7 +38,10 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='mmpretrain.BrainMRIDataset',
+        type='BrainMRIDataset',
+        # our dataset and transforms: built in mics_mm's scope (a child of
+        # mmpretrain's registries, which mmseg's scope does not see)
+        _scope_='mics_mm',
         data_root=data_root,
         ann_file='seg_train.json',
         modalities=modalities,
@@ -51,7 +54,8 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='mmpretrain.BrainMRISliceDataset',
+        type='BrainMRISliceDataset',
+        _scope_='mics_mm',
         data_root=data_root,
         ann_file='seg_val.json',
         modalities=modalities,

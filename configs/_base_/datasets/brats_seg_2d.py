@@ -12,29 +12,29 @@ crop_size = (192, 192)
 test_size = (256, 256)  # whole 240 x 240 slices, padded to /32
 
 load_study = dict(
-    type='mmpretrain.LoadMRIStudy',
+    type='LoadMRIStudy',
     reorient_ras=True,
     label_map={0: 0, 1: 1, 2: 2, 3: 3, 4: 3})
 train_pipeline = [
     load_study,
-    dict(type='mmpretrain.PercentileNormalize', low=5, high=95, clip=True),
-    dict(type='mmpretrain.ArrangeModalities', modalities=modalities),
-    dict(type='mmpretrain.RandomSlice2D', axis=2, min_foreground=0.05),
-    dict(type='mmpretrain.CropPad', size=crop_size, mode='random'),
+    dict(type='PercentileNormalize', low=5, high=95, clip=True),
+    dict(type='ArrangeModalities', modalities=modalities),
+    dict(type='RandomSlice2D', axis=2, min_foreground=0.05),
+    dict(type='CropPad', size=crop_size, mode='random'),
     dict(type='PackMRISegInputs'),
 ]
 # Slices of one study in a row: read it once (cache of 2 studies).
 test_pipeline = [
     dict(
-        type='mmpretrain.CachedCompose',
+        type='CachedCompose',
         max_items=2,
         transforms=[
             load_study,
-            dict(type='mmpretrain.PercentileNormalize', low=5, high=95, clip=True),
-            dict(type='mmpretrain.ArrangeModalities', modalities=modalities),
+            dict(type='PercentileNormalize', low=5, high=95, clip=True),
+            dict(type='ArrangeModalities', modalities=modalities),
         ]),
-    dict(type='mmpretrain.TakeSlice2D'),
-    dict(type='mmpretrain.CropPad', size=test_size, mode='center'),
+    dict(type='TakeSlice2D'),
+    dict(type='CropPad', size=test_size, mode='center'),
     dict(type='PackMRISegInputs'),
 ]
 dataset = dict(

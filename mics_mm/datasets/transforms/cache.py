@@ -6,7 +6,7 @@ from typing import Sequence, Tuple
 import numpy as np
 from mmcv.transforms import BaseTransform, Compose
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 __all__ = ['CachedCompose']
 

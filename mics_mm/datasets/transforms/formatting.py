@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 from mmpretrain.structures import DataSample
 
 __all__ = ['MissingModalityError', 'PackMultiModalInputs',

@@ -7,7 +7,7 @@ import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 __all__ = ['ImageLoadError', 'LoadMultiModalImages']
 

@@ -19,7 +19,7 @@ import torch
 from mmcv.transforms import BaseTransform, Compose
 from mmcv.transforms.utils import cache_random_params, cache_randomness
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 from .loading import order_by_modalities
 
 __all__ = [

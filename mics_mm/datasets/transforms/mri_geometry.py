@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 __all__ = [
     'crop_or_pad', 'ForegroundCrop', 'RandomSlice2D', 'TakeSlice2D',

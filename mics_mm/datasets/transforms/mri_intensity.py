@@ -2,7 +2,7 @@
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 __all__ = ['PercentileNormalize']
 

@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 __all__ = ['load_nifti', 'LoadMRIStudy']
 

@@ -4,7 +4,7 @@ from typing import Sequence
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 from ...structures import canonical_modality
 

@@ -2,7 +2,7 @@
 plain image, or the modalities as the views of a multi-view sample."""
 from mmcv.transforms import BaseTransform
 
-from mmpretrain.registry import TRANSFORMS
+from mics_mm.registry import TRANSFORMS
 
 
 @TRANSFORMS.register_module()

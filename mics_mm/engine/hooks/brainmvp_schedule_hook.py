@@ -4,7 +4,7 @@ from typing import Optional
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmpretrain.registry import HOOKS
+from mics_mm.registry import HOOKS
 
 
 @HOOKS.register_module()

@@ -2,7 +2,7 @@
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmpretrain.registry import HOOKS
+from mics_mm.registry import HOOKS
 
 __all__ = ['MICSLambdaRampHook']
 

@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 
-from mmpretrain.registry import HOOKS
+from mics_mm.registry import HOOKS
 
 from ...utils.non_finite import GUARD_ATTR, NON_FINITE_FIX, non_finite_terms
 

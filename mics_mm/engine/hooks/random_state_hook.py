@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 
-from mmpretrain.registry import HOOKS
+from mics_mm.registry import HOOKS
 
 
 @HOOKS.register_module()

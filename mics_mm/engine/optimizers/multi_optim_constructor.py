@@ -5,7 +5,7 @@ from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
 from torch import nn
 
-from mmpretrain.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mics_mm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()

@@ -193,7 +193,7 @@ def check_config_keys(cfg: Config,
                           'read it' + _hint(near))
     if isinstance(cfg.get('model'), dict):
         _check_model_node(cfg.model, 'model',
-                          cfg.get('default_scope') or 'mmpretrain', errors)
+                          cfg.get('default_scope') or 'mics_mm', errors)
     if errors:
         where = f' in {config_file}' if config_file else ''
         raise UsageError(

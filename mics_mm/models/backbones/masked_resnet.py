@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from mmpretrain.models.backbones import ResNet
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 from ..utils.masking import random_patch_mask, upsample_mask
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from torch import Tensor
 
 __all__ = ['UniFormer3D']

@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from mmpretrain.models.classifiers import BaseClassifier
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ...utils.checkpoint_io import read_checkpoint

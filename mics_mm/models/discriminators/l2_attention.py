@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 
 class SpectralScaledLinear(nn.Linear):

@@ -4,7 +4,7 @@ from typing import Optional
 import torch
 from mmengine.model import BaseModule
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 __all__ = ['BrainMVPReconHead']
 

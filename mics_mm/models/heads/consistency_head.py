@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 from ..utils import gather_rows
 

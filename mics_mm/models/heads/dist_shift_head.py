@@ -6,7 +6,7 @@ from torch import nn
 
 from mmpretrain.evaluation.metrics import Accuracy
 from mmpretrain.models.heads import ClsHead
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..utils import gather_rows

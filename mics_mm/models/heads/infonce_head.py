@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 from ..utils import gather_rows
 

@@ -4,7 +4,7 @@ from typing import Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from torch import Tensor
 
 __all__ = ['BrainMVPConvDecoder3D', 'BrainMVPConvDecoder2D']

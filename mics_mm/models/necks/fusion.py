@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from torch import Tensor
 
 from ..utils import global_feature

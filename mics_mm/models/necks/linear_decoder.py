@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 
 @MODELS.register_module()

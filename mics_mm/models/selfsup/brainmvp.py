@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ...structures import MRI_MODALITIES, canonical_modality

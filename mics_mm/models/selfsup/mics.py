@@ -8,7 +8,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ...utils.non_finite import guarded, stop_if_non_finite

@@ -6,7 +6,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmpretrain.registry import MODELS
+from mics_mm.registry import MODELS
 
 from ...structures import MRI_MODALITIES
 from ...utils.checkpoint_io import read_checkpoint
