@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 SNAPSHOT = textwrap.dedent("""

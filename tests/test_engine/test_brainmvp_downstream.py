@@ -21,6 +21,9 @@ from mmengine.registry import DefaultScope
 from mics_mm.testing.brain_demo import find_mni152, make_brain_demo
 from mics_mm.structures import TISSUE_CLASSES
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = 'configs/brainmvp/pretrain_brain_demo.py'
 BENCH = 'configs/brainmvp/benchmarks/'

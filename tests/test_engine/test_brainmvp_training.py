@@ -12,6 +12,9 @@ import torch
 
 import mmpretrain
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/brainmvp/pretrain_brats.py'
 

@@ -45,6 +45,9 @@ import torch
 import reliability_helpers as rh
 from reliability_helpers import one_thread  # noqa: F401 (autouse fixture)
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 RTOL = 1e-3
 DRIVER = osp.join(osp.dirname(osp.abspath(__file__)), 'dist_driver.py')
 

@@ -52,6 +52,7 @@ DIST_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_cpu_distributed_init_pytorch_and_slurm():
     env = dict(
         os.environ,

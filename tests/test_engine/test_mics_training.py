@@ -15,6 +15,9 @@ import mmpretrain
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/mics/pretrain_kvasir_demo.py'
 

@@ -38,6 +38,9 @@ from mics_mm.utils import atomic
 from mics_mm.utils.checkpoint_io import (CheckpointReadError,
                                          NonFiniteCheckpointError)
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 MICS_DEMO = str(rh.REPO / 'configs/mics/pretrain_kvasir_demo.py')
 BRAINMVP_DEMO = str(rh.REPO / 'configs/brainmvp/pretrain_brain_demo.py')
 RUNTIME = str(rh.REPO / 'configs/_base_/default_runtime.py')

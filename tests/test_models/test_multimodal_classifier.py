@@ -182,6 +182,7 @@ def demo_root(tmp_path_factory):
     return str(root)
 
 
+@pytest.mark.slow
 def test_tiny_end_to_end_finetune_beats_chance(demo_root, tmp_path):
     cfg = 'configs/mics/finetune_kvasir_demo.py'
     opts = [

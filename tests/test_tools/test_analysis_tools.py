@@ -19,6 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from PIL import Image
 
 from mics_mm.apis import (build_split, collate_batches, config_data_root,
@@ -99,7 +100,9 @@ def save_model(cfg_path, out):
     if 'pretrained' in model_cfg:
         model_cfg['pretrained'] = None
     torch.manual_seed(0)
-    model = MODELS.build(model_cfg)
+    # module-scoped fixtures run before conftest's per-test scope
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(model_cfg)
     model.init_weights()
     torch.save({'state_dict': model.state_dict()}, out)
     return model
@@ -668,6 +671,7 @@ def test_tensorboard_runtime_config_composes():
     ]
 
 
+@pytest.mark.slow
 def test_tiny_training_writes_tensorboard_events_and_curves(tmp_path):
     pytest.importorskip('tensorboard')
     from tensorboard.backend.event_processing.event_accumulator import \

@@ -80,6 +80,7 @@ def test_demo_drivers_import_their_helpers_from_the_package(tool):
     assert module.last_checkpoint is last_checkpoint
 
 
+@pytest.mark.slow
 def test_pretrain_speed_smoke(tmp_path):
     from mics_mm.testing.kvasir_demo import make_demo_kvasir
     data = tmp_path / 'demo'

@@ -15,6 +15,9 @@ from mics_mm.benchmark import (QUICK, brain_fraction_manifest,
 from mics_mm.datasets.splits import make_splits
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 

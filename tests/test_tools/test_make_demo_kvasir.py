@@ -163,6 +163,7 @@ def test_cli_main_prints_folder_and_counts(tmp_path, capsys):
     assert 'refusing' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_subprocess_default_size_is_fast(tmp_path):
     out = tmp_path / 'demo'
     proc = subprocess.run(

@@ -93,6 +93,7 @@ def test_cli_errors(tool, tmp_path, capsys):
     assert not osp.exists(osp.join(root, 'splits'))
 
 
+@pytest.mark.slow
 def test_script_runs_as_command(tmp_path):
     root = _kvasir_tree(tmp_path / 'kv', {'a': 5, 'b': 5})
     proc = subprocess.run(

@@ -21,6 +21,9 @@ import torch
 
 from mics_mm.apis import enable_amp, load_config
 
+# end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / 'tools'
 NUM_IMAGES = 16

@@ -80,6 +80,7 @@ def test_plain_round_trip_through_weights_only_load(tmp_path):
     assert isinstance(hub['log_scalars']['loss'], HistoryBuffer)
 
 
+@pytest.mark.slow
 def test_pickled_objects_are_refused_by_name_with_the_conversion(tmp_path):
     path = tmp_path / 'old.pth'
     torch.save(dict(state_dict=dict(w=torch.ones(2)),
