@@ -14,8 +14,8 @@ __all__ = ['BrainMRISliceDataset']
 class BrainMRISliceDataset(BrainMRIDataset):
     """The slices of :class:`BrainMRIDataset`'s studies, one item each.
 
-    2D models (mmsegmentation's ``EncoderDecoder`` on slices, METHODS.md §2
-    decision 1) are evaluated on every slice of a study along ``axis``,
+    2D models (mmsegmentation's ``EncoderDecoder`` on slices, docs/methods.md,
+    "BrainMVP decision 1") are evaluated on every slice of a study along ``axis``,
     every ``stride``-th, keeping those whose foreground fraction is at
     least ``min_foreground``. The foreground is the label map's non-zero
     voxels (``foreground_from='label'``, falling back to the images for

@@ -16,7 +16,7 @@ class SemiSupervisedDataset:
     Item ``i`` is labelled sample ``i`` (packed by the labelled dataset's
     pipeline) plus, under ``'unlabeled'``, ``unlabeled_ratio`` samples drawn
     at random from the unlabelled dataset, each in a *weak* and a *strong*
-    view (FixMatch's recipe; METHODS.md decision 8):
+    view (FixMatch's recipe; docs/methods.md, "MICS decision 8"):
     ``{'weak': {modality: (mu, C, H, W) uint8}, 'strong': {...}}``. A batch of
     ``B`` items therefore holds ``B`` labelled and ``B * unlabeled_ratio``
     unlabelled samples. One epoch is one pass over the labelled set.

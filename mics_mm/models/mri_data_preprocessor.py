@@ -19,7 +19,7 @@ class MRIDataPreprocessor(BaseDataPreprocessor):
     to none. A channel listed in a sample's ``missing_modalities``
     (``ArrangeModalities``) takes the template of its modality from
     the BrainMVP checkpoint ``templates``, cropped at the sample's canvas
-    position (METHODS.md §2: templates substitute missing modalities at
+    position (docs/methods.md, "BrainMVP decision 6": templates substitute missing modalities at
     fine-tuning); without ``templates`` it stays zero.
 
     Args:

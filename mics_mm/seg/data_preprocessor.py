@@ -19,7 +19,7 @@ class MRISegDataPreprocessor(SegDataPreProcessor):
     ``missing_modalities`` and their canvas position. Each missing
     channel (zero after ``ArrangeModalities``) takes the template of
     its modality from the BrainMVP checkpoint ``templates``, cropped at the
-    slice's position and kept inside the head (METHODS.md §2: templates
+    slice's position and kept inside the head (docs/methods.md, "BrainMVP decision 6": templates
     substitute missing modalities at fine-tuning); with
     ``templates=None`` it stays zero (training from scratch). Stacking,
     padding and normalisation are then mmseg's. MRI inputs are already in

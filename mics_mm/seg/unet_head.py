@@ -16,7 +16,7 @@ class UNetDecodeHead(BaseDecodeHead):
     """Decoder of a UNet on top of any multi-scale encoder.
 
     BrainMVP fine-tunes its encoder with a UNETR-style decoder
-    (METHODS.md §2, "Downstream segmentation"); for 2D encoders through
+    (docs/methods.md, "BrainMVP: downstream"); for 2D encoders through
     mmsegmentation this is the same idea: starting from the deepest
     feature, each step upsamples (bilinear) to the next shallower feature,
     concatenates it (skip connection) and applies two 3x3 conv-norm-act

@@ -1,7 +1,7 @@
 """A small BraTS-layout brain MRI set built from real images that ship with
 packages (no download): the demo and test data of BrainMVP.
 
-Sources (``../shared/docs/DATA.md``):
+Sources (docs/data.md, "Real images available offline"):
 
 - **MNI ICBM152 2009a** (nilearn's package data, BSD-3): a real T1 template
   (skull-stripped) with grey- and white-matter probability maps, 1 mm,

@@ -1,4 +1,4 @@
-# Multi-parametric brain MRI for BrainMVP pre-training (METHODS.md §2):
+# Multi-parametric brain MRI for BrainMVP pre-training (docs/methods.md, "BrainMVP"):
 # BraTS-style studies <root>/<case>/<case>_<modality>.nii.gz read with
 # nibabel, RAS, per-channel 5-95 percentile scaling to [0, 1], foreground
 # crop, 4 modalities sampled per study (duplicated when fewer), random 96^3

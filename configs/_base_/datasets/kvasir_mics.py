@@ -1,5 +1,5 @@
 # Kvasir (WLI-only) for MICS pre-training: the NBI view is simulated from
-# the WLI image (METHODS.md decision 2). On the paired MICS layout
+# the WLI image (docs/methods.md, "MICS decision 2"). On the paired MICS layout
 # (<root>/train/<class>_WLI, <class>_NBI) the real NBI image is used and
 # SimulatedNBI does nothing.
 dataset_type = 'KvasirDataset'

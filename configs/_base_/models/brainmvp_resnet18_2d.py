@@ -1,4 +1,4 @@
-# BrainMVP on 2D slices (METHODS.md §2 decision 1): the 3D model's proxy
+# BrainMVP on 2D slices (docs/methods.md, "BrainMVP decision 1"): the 3D model's proxy
 # tasks, templates and losses, with mmpretrain's ResNet-18 taking the 4
 # sampled modalities as input channels and the 2D skip-free decoder (8 x 8
 # blocks at mask ratio 0.8, loss 10 * MD + CMR + CL).

@@ -1,4 +1,4 @@
-# The parts of MICS every backbone shares (METHODS.md §1): 256-d consistency
+# The parts of MICS every backbone shares (docs/methods.md, "MICS"): 256-d consistency
 # projection with a 65,536 queue (capped for small data by
 # MICSQueueSizeHook), temperature 0.07, alpha 0.4, m = 0.995 (mmengine:
 # 0.005), a 6-block L2-attention discriminator, loss weights 10 / 1 / 0.1.

@@ -1,5 +1,5 @@
-# The parts of the MICS fine-tuning model every backbone shares (METHODS.md
-# §1 "Fine-tuning", decisions 8-9): one encoder per modality (initialised
+# The parts of the MICS fine-tuning model every backbone shares
+# (docs/methods.md, "MICS: fine-tuning", decisions 8 and 9): one encoder per modality (initialised
 # from model.pretrained), a cross-attention fusion encoder, the
 # distribution-shift head on the fused feature, modality dropout so that
 # prediction also works when a modality is missing.

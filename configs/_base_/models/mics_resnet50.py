@@ -1,5 +1,5 @@
 # MICS with ResNet-50: SimMIM-style masked input (32-px squares, ratio
-# 0.75) and a linear pixel-shuffle decoder (METHODS.md decision 6).
+# 0.75) and a linear pixel-shuffle decoder (docs/methods.md, "MICS decision 6").
 # The paper is ViT-only; for CNNs, whose masked input costs a whole extra
 # encoder pass, the online consistency feature is taken from that masked
 # pass (the momentum encoder still sees the full images), which makes a

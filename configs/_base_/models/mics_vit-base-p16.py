@@ -1,4 +1,4 @@
-# MICS with ViT-B/16 at 384 px, the public code's setting (METHODS.md §1):
+# MICS with ViT-B/16 at 384 px, the public code's setting (docs/methods.md, "MICS"):
 # [CLS] projection to 256 and MAE-style masking (ratio 0.75) with a
 # 512-d / 8-block / 16-head decoder.
 _base_ = './mics_common.py'

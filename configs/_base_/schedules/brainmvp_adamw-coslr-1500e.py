@@ -1,7 +1,7 @@
 # BrainMVP optimisation (public code): AdamW lr 3e-4, wd 1e-5, cosine,
 # 1500 epochs. The contrastive loss starts late: at epoch 1000 here (the
 # public code's exact switch point is not documented; this is our choice),
-# driven by BrainMVPScheduleHook (METHODS.md §2 decision 2).
+# driven by BrainMVPScheduleHook (docs/methods.md, "BrainMVP decision 2").
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-4, weight_decay=1e-5))

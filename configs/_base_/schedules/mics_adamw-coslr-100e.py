@@ -1,4 +1,4 @@
-# MICS optimisation (METHODS.md §1): AdamW lr 1e-4, wd 0.02, warm-up then
+# MICS optimisation (docs/methods.md, "MICS"): AdamW lr 1e-4, wd 0.02, warm-up then
 # cosine to 1e-5 for the encoder; Adam lr 2e-3, betas (0.5, 0.999) for the
 # discriminator of the aligned loss, in its own optimizer wrapper.
 # The 100-epoch length is this project's choice (not given by the paper).

@@ -1,6 +1,6 @@
 # BrainMVP downstream classification through mmpretrain: ImageClassifier
 # with the pre-trained 3D UniFormer-S, global average pooling of the
-# deepest feature and a linear head (METHODS.md §2: linear/MLP head on
+# deepest feature and a linear head (docs/methods.md, "BrainMVP: downstream": linear/MLP head on
 # pooled deepest features). Checkpoint and templates:
 # --cfg-options model.backbone.init_cfg.checkpoint=CKPT
 # model.data_preprocessor.templates=CKPT

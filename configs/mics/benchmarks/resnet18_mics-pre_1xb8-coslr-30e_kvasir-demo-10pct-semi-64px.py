@@ -1,5 +1,5 @@
 # Semi-supervised fine-tuning on the SYNTHETIC demo data: 10 % labelled,
-# the rest of train unlabelled (FixMatch's rule, METHODS.md decision 8).
+# the rest of train unlabelled (FixMatch's rule, docs/methods.md, "MICS decision 8").
 # Change the fraction with BOTH split files, e.g.
 #   train_dataloader.dataset.labeled.ann_file=splits/train_labeled_5pct.json
 #   train_dataloader.dataset.unlabeled.ann_file=splits/train_unlabeled_5pct.json

@@ -2,7 +2,7 @@
 
 Every transform here updates ``canvas_offset`` (the position, on the loaded
 RAS canvas, of the array's origin), so BrainMVP's modality templates can be
-cropped at the sample's position (METHODS.md §2 decision 1). A 2D slice
+cropped at the sample's position (docs/methods.md, "BrainMVP decision 1"). A 2D slice
 records ``slice_index`` (on the canvas) and ``canvas_axis``; its two array
 axes are the other two canvas axes, in order.
 """

@@ -67,8 +67,9 @@ class ArrangeModalities(BaseTransform):
     Downstream models take fixed input channels (e.g. flair, t1, t1c, t2);
     BrainMVP's templates then substitute the missing ones
     (``MRISegDataPreprocessor`` / ``MRIDataPreprocessor`` fill the
-    zero channels listed in ``missing_modalities``; METHODS.md §2,
-    "templates substitute missing modalities at fine-tuning"). Channels of
+    zero channels listed in ``missing_modalities``; docs/methods.md,
+    "BrainMVP decision 6": templates substitute missing modalities at
+    fine-tuning). Channels of
     modalities not in ``modalities`` are dropped. Use with
     ``BrainMRIDataset(modalities=..., allow_missing=True)``.
 

@@ -51,8 +51,8 @@ class ModalitiesAsViews(BaseTransform):
     """Turn the modalities of a sample into the views of a multi-view
     sample for mmpretrain's contrastive algorithms.
 
-    MICS treats one modality as an augmented view of the other (METHODS.md
-    §1). With this transform mmpretrain's own SimCLR, MoCo v3 and BYOL see
+    MICS treats one modality as an augmented view of the other
+    (docs/methods.md, "MICS"). With this transform mmpretrain's own SimCLR, MoCo v3 and BYOL see
     the same pairs: after it, ``results['img']`` is the list of the
     modalities' arrays (what ``MultiView`` produces), so mmpretrain's
     ``PackInputs`` packs ``inputs`` as one tensor per view and the

@@ -12,7 +12,7 @@ class MICSAlphaWarmupHook(Hook):
     """Ramp ``head.alpha_scale`` of the consistency head from 0 to 1.
 
     The public MICS/ALBEF code uses ``alpha * min(1, i / len(loader))`` in
-    the first epoch (METHODS.md §1, item 1). Before every training iteration
+    the first epoch (docs/methods.md, "MICS: release facts"). Before every training iteration
     this hook sets ``alpha_scale = min(1, (iter + 1) / warmup_iters)`` with
     ``warmup_iters = warmup_epochs * len(train_dataloader)`` (or
     ``warmup_iters`` when given). It is derived from ``runner.iter`` alone,

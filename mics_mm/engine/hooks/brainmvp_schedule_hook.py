@@ -9,7 +9,7 @@ from mics_mm.registry import HOOKS
 
 @HOOKS.register_module()
 class BrainMVPScheduleHook(Hook):
-    """Schedule switches of BrainMVP (METHODS.md §2, decision 2).
+    """Schedule switches of BrainMVP (docs/methods.md, "BrainMVP decision 2").
 
     Before each training iteration: ``model.use_cl = progress >= cl_start``
     and ``model.use_templates = progress < template_end``, where progress is

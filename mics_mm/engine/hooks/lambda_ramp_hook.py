@@ -12,7 +12,7 @@ class MICSLambdaRampHook(Hook):
     """Ramp ``head.lambda_scale`` of ``MICSDistShiftHead`` from 0 to 1.
 
     ISDA sets the augmentation strength to :math:`\\lambda_0 \\, t / T`
-    (METHODS.md §1, decision 8: "strength ramped over training"). Before every
+    (docs/methods.md, "MICS decision 8": "strength ramped over training"). Before every
     training iteration this hook sets
 
     ``lambda_scale = min(1, (runner.iter + 1) / ramp_iters)``, with

@@ -7,7 +7,7 @@ from mics_mm.registry import HOOKS
 
 @HOOKS.register_module()
 class MICSQueueSizeHook(Hook):
-    """Scale the momentum queue down for small data (METHODS.md dec. 5).
+    """Scale the momentum queue down for small data (docs/methods.md, "MICS decision 5").
 
     The public code keeps 65,536 momentum features per modality; Kvasir's
     training split has about 2,800 images, so such a queue would hold every

@@ -1,4 +1,4 @@
-"""ResNet that can take a SimMIM-style masked input (METHODS.md §1, dec. 6)."""
+"""ResNet that can take a SimMIM-style masked input (docs/methods.md, "MICS decision 6")."""
 from typing import Tuple, Union
 
 import torch
@@ -15,7 +15,7 @@ class MaskedResNet(ResNet):
     """mmpretrain's ResNet with an optional masked-input forward.
 
     CNNs have no tokens to drop, so MICS' reconstructive task uses SimMIM's
-    recipe for them (METHODS.md §1, decision 6): square patches of the input
+    recipe for them (docs/methods.md, "MICS decision 6"): square patches of the input
     image are replaced by a learnable per-channel mask colour, the masked
     image goes through the unchanged ResNet, and a light decoder
     (``SimMIMLinearDecoder``) predicts the pixels. The weights are those of

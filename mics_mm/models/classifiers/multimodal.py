@@ -1,4 +1,4 @@
-"""Multimodal classifier for MICS fine-tuning (METHODS.md §1, dec. 8-9)."""
+"""Multimodal classifier for MICS fine-tuning (docs/methods.md, "MICS decision 8" and "9")."""
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -19,7 +19,7 @@ from ..utils import global_feature, load_matching_weights
 class MICSMultiModalClassifier(BaseClassifier):
     """One encoder per modality, a fusion neck and a classification head.
 
-    MICS fine-tuning (METHODS.md §1 "Fine-tuning", decisions 8 and 9): each
+    MICS fine-tuning (docs/methods.md, "MICS: fine-tuning", decisions 8 and 9): each
     modality has its own encoder (any mmpretrain backbone), initialised from
     the shared encoder of a MICS pre-training checkpoint (``pretrained``;
     keys under ``pretrained_prefix``, ``'backbone.'`` by default, or
@@ -36,7 +36,7 @@ class MICSMultiModalClassifier(BaseClassifier):
     last one). Our choice: the paper does not say how it handles a missing
     modality.
 
-    Semi-supervised training (METHODS.md decision 8, FixMatch's rule): when
+    Semi-supervised training (docs/methods.md, "MICS decision 8", FixMatch's rule): when
     the batch carries unlabelled samples (``SemiSupervisedDataset``) and
     ``semi_supervised`` is set, the model's prediction on the *weak* view
     (no gradient) gives a pseudo-label wherever its confidence reaches

@@ -97,7 +97,7 @@ class MICSL2AttnDiscriminator(BaseModule):
     """Modality discriminator over an encoder's tokens.
 
     The released MICS discriminator is a 6-block transformer with
-    L2-distance attention and spectral scaling (METHODS.md §1, item 3). It
+    L2-distance attention and spectral scaling (docs/methods.md, "MICS decision 13"). It
     receives a ``(N, L, C)`` token sequence (ViT tokens, or a CNN feature map
     flattened to ``H * W`` tokens), projects it to ``embed_dims``, prepends a
     learnable class token, runs the blocks and predicts one logit per

@@ -8,7 +8,7 @@ from mics_mm.registry import MODELS
 
 @MODELS.register_module()
 class MICSAlignedHead(BaseModule):
-    r"""Adversarial modality-alignment loss (METHODS.md §1, item 3, dec. 7).
+    r"""Adversarial modality-alignment loss (docs/methods.md, "MICS decision 7").
 
     A discriminator :math:`D` sees the encoder's token representation of a
     sample of modality :math:`m` and outputs one logit per modality. With

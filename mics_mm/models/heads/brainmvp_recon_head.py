@@ -13,7 +13,7 @@ __all__ = ['BrainMVPReconHead']
 class BrainMVPReconHead(BaseModule):
     """Reconstruction loss of BrainMVP's MD and CMR proxy tasks.
 
-    BrainMVP (METHODS.md §2) reconstructs the *full* original input from a
+    BrainMVP (docs/methods.md, "BrainMVP") reconstructs the *full* original input from a
     masked view: the loss covers every voxel of every channel, not only the
     masked blocks (unlike MAE / SimMIM heads). With the default loss this is
     the mean squared error over the whole 2D slice ``(N, K, H, W)`` or 3D

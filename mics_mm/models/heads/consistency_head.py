@@ -18,8 +18,8 @@ from ..utils import gather_rows
 class MICSConsistencyHead(BaseModule):
     r"""Cross-modal contrastive loss with momentum features and a queue.
 
-    MICS' *consistency* loss (METHODS.md §1, "Pre-training" item 1 and
-    decision 5), the image-text contrastive loss of ALBEF with one modality
+    MICS' *consistency* loss (docs/methods.md, "MICS: pre-training losses" and
+    "MICS decision 5"), the image-text contrastive loss of ALBEF with one modality
     standing in for the text. For an ordered pair of modalities :math:`(a,
     b)`, online features :math:`z^a_i` and momentum features
     :math:`\hat z^b_j` (L2-normalised), the keys are the batch's momentum
@@ -66,7 +66,7 @@ class MICSConsistencyHead(BaseModule):
     public code, but its size is a config value (default 65,536) and
     :meth:`limit_queue` (called by ``MICSQueueSizeHook``) can use only its
     first slots, so that a small data set is not queued many times over
-    (METHODS.md decision 5).
+    (docs/methods.md, "MICS decision 5").
 
     Args:
         feat_dim (int): Dimension of the projected features. Defaults to 256.

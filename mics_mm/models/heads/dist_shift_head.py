@@ -18,8 +18,8 @@ __all__ = ['MICSDistShiftHead']
 class MICSDistShiftHead(ClsHead):
     r"""Linear classifier trained with implicit semantic data augmentation.
 
-    MICS' *distribution shift* of the fused feature (METHODS.md §1,
-    "Fine-tuning", and decision 8) is implemented as ISDA (Wang et al.,
+    MICS' *distribution shift* of the fused feature (docs/methods.md,
+    "MICS: fine-tuning" and "MICS decision 8") is implemented as ISDA (Wang et al.,
     NeurIPS 2019 / TPAMI 2021): a feature :math:`a` of class :math:`y` is
     shifted along directions drawn from its class-conditional feature
     distribution, :math:`\tilde a \sim \mathcal{N}(a, \lambda \Sigma_y)`.

@@ -12,7 +12,7 @@ from ..utils import gather_rows
 class InfoNCEHead(BaseModule):
     r"""Symmetric InfoNCE: view 1 and view 2 of a sample are positives.
 
-    BrainMVP's modality-aware contrastive loss (METHODS.md §2): with
+    BrainMVP's modality-aware contrastive loss (docs/methods.md, "BrainMVP"): with
     L2-normalised features :math:`u_i, v_i` of the two views of sample
     :math:`i`, :math:`s_{ij} = u_i \cdot v_j / \tau` and
     :math:`\mathcal{L} = \frac{1}{2}[\mathrm{CE}(s, I) + \mathrm{CE}(s^\top,
@@ -28,7 +28,7 @@ class InfoNCEHead(BaseModule):
     Args:
         temperature (float): :math:`\tau`. Defaults to 0.1 (this project's
             choice for normalised pooled features; the public code uses 1.0
-            on flattened features, METHODS.md §2 decision 3).
+            on flattened features, docs/methods.md, "BrainMVP decision 3").
         normalize (bool): L2-normalise the features first. Defaults to True.
         init_cfg (dict, optional): Initialisation config.
     """

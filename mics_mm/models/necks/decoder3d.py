@@ -17,7 +17,7 @@ class BrainMVPConvDecoder3D(BaseModule):
     Each of the ``log2(scale)`` steps is ConvTranspose3d(k2, s2) ->
     InstanceNorm3d -> LeakyReLU -> Conv3d(3x3x3) -> InstanceNorm3d ->
     LeakyReLU; a final 1x1x1 convolution maps to ``out_channels``. There are
-    no skip connections (BrainMVP's decoder, METHODS.md §2).
+    no skip connections (BrainMVP's decoder, docs/methods.md, "BrainMVP").
 
     Args:
         in_channels (int): Channels of the input feature.

@@ -22,7 +22,7 @@ class BrainMVP(BaseSelfSupervisor):
     """BrainMVP: multi-modal vision pre-training for brain MRI.
 
     Implementation of the three proxy tasks of `BrainMVP
-    <https://arxiv.org/abs/2410.10604>`_ (METHODS.md §2), for 2D slices
+    <https://arxiv.org/abs/2410.10604>`_ (docs/methods.md, "BrainMVP"), for 2D slices
     ``(N, K, H, W)`` and 3D patches ``(N, K, D, H, W)`` alike (decision 1):
     ``K`` sampled modalities are the input channels, and every channel gets
     its own random block mask (``block_size`` blocks, ``mask_ratio``):

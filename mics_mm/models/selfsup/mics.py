@@ -32,7 +32,7 @@ class MICS(BaseSelfSupervisor):
 
     Implementation of the pre-training stage of `MICS: Multimodal Medical
     Image Classification via Synergistic Learning Pre-training
-    <https://arxiv.org/abs/2509.17492>`_ (METHODS.md §1): one modality is an
+    <https://arxiv.org/abs/2509.17492>`_ (docs/methods.md, "MICS"): one modality is an
     augmented view of the other, and a shared encoder is trained with three
     losses, each switchable and weighted from the config:
 
@@ -46,12 +46,12 @@ class MICS(BaseSelfSupervisor):
        input for CNNs (``MaskedResNet`` + ``SimMIMLinearDecoder`` +
        ``SimMIMHead``). With ``cross_modal_recon=True`` the target of
        modality ``i`` is the co-registered image of modality ``i + 1``
-       (METHODS.md decision 6).
+       (docs/methods.md, "MICS decision 6").
     3. *Aligned* (``discriminator`` + ``aligned_head``): an adversarial game
        in which a discriminator with its own optimizer learns to tell the
        modalities' token representations apart and the encoder learns to
        make them indistinguishable; the gradient reaches the encoder
-       (METHODS.md decision 7, the released detach bug fixed).
+       (docs/methods.md, "MICS decision 7", the released detach bug fixed).
 
     Total loss (public code): ``10 * recon + 1 * consistency + 0.1 *
     aligned``, from ``loss_weights``. Modalities are generic (N >= 2);

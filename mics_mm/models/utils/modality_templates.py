@@ -71,8 +71,8 @@ def canvas_positions(data_samples: Sequence,
     """Canvas origin ``(N, 3)`` and 3D crop extent of 2D / 3D samples.
 
     A 3D patch's origin is its ``canvas_offset``. A 2D slice is a crop of
-    extent 1 along ``canvas_axis`` at ``slice_index`` (METHODS.md §2
-    decision 1), its in-plane origin the other two ``canvas_offset``
+    extent 1 along ``canvas_axis`` at ``slice_index`` (docs/methods.md,
+    "BrainMVP decision 1"), its in-plane origin the other two ``canvas_offset``
     entries.
 
     Args:
@@ -99,14 +99,14 @@ def canvas_positions(data_samples: Sequence,
 class BrainMVPModalityTemplates(BaseModule):
     """One learnable volume per modality, cropped at a sample's position.
 
-    BrainMVP's modality template distillation (METHODS.md §2, "MD"): the
+    BrainMVP's modality template distillation (docs/methods.md, "BrainMVP: proxy tasks"): the
     masked blocks of modality ``m`` are filled from a learnable template of
     modality ``m`` on the SRI24 canvas (240 x 240 x 155 by default),
     min-max normalised to [0, 1] before use and cropped at the position the
     sample occupies on that canvas. The templates learn only through the
     reconstruction loss. Positions come from the MRI transforms
     (``canvas_offset``; a 2D slice is a crop of extent 1 along its axis,
-    METHODS.md §2 decision 1). Parts of a crop outside the canvas (padding)
+    docs/methods.md, "BrainMVP decision 1"). Parts of a crop outside the canvas (padding)
     are 0.
 
     Args:
@@ -204,7 +204,7 @@ def fill_missing_modalities(inputs: torch.Tensor,
     study lacks and lists them in ``missing_modalities``. Here each such
     channel takes the template of its modality cropped at the sample's
     canvas position (:func:`canvas_positions`), which is how BrainMVP's
-    templates substitute missing modalities at fine-tuning (METHODS.md §2).
+    templates substitute missing modalities at fine-tuning (docs/methods.md, "BrainMVP").
     With ``mask_background`` the template is kept only where some present
     modality is non-zero: the images are 0 outside the head after
     percentile normalisation, a template is not.
