@@ -115,6 +115,34 @@ def make_images(root: str, n: int = 16, size: int = 32) -> str:
     return str(root)
 
 
+#: A tiny ResNet-18 classifier on ``make_images`` data (format with
+#: ``data=``), 3 epochs, a checkpoint every epoch, one kept.
+TINY_CLS = '''
+model = dict(
+    type='ImageClassifier',
+    data_preprocessor=dict(
+        num_classes=2, mean=[127.5] * 3, std=[127.5] * 3, to_rgb=True),
+    backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=2, in_channels=64,
+              loss=dict(type='CrossEntropyLoss')))
+train_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(type='CustomDataset', data_root={data!r},
+                 pipeline=[dict(type='LoadImageFromFile'),
+                           dict(type='PackInputs')]),
+    sampler=dict(type='DefaultSampler', shuffle=True))
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
+train_cfg = dict(by_epoch=True, max_epochs=3)
+custom_hooks = [dict(type='RandomStateHook')]
+default_hooks = dict(
+    logger=dict(interval=1),
+    checkpoint=dict(interval=1, max_keep_ckpts=1))
+log_processor = dict(window_size=1)
+randomness = dict(seed=0)
+'''
+
+
 # --------------------------------------------------------------- configs
 def write_config(path: str, base, body: str) -> str:
     """A config inheriting ``base`` (absolute path) plus ``body``."""

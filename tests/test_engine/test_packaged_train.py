@@ -18,28 +18,11 @@ PACKAGED = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
                     'train.py')
 RUNTIME = str(rh.REPO / 'configs/_base_/default_runtime.py')
 
-TINY = '''
-model = dict(
-    type='ImageClassifier',
-    data_preprocessor=dict(
-        num_classes=2, mean=[127.5] * 3, std=[127.5] * 3, to_rgb=True),
-    backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8,
-                  norm_cfg=dict(type='SyncBN')),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(type='LinearClsHead', num_classes=2, in_channels=64,
-              loss=dict(type='CrossEntropyLoss')))
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(type='CustomDataset', data_root={data!r},
-                 pipeline=[dict(type='LoadImageFromFile'),
-                           dict(type='PackInputs')]),
-    sampler=dict(type='DefaultSampler', shuffle=True))
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
-train_cfg = dict(by_epoch=True, max_epochs=1)
-default_hooks = dict(logger=dict(interval=1),
-                     checkpoint=dict(interval=1, max_keep_ckpts=1))
-randomness = dict(seed=0)
-'''
+# rh.TINY_CLS with SyncBN (BN on CPU) and one epoch
+TINY = rh.TINY_CLS.replace(
+    "base_channels=8)",
+    "base_channels=8,\n                  norm_cfg=dict(type='SyncBN'))"
+).replace('max_epochs=3', 'max_epochs=1')
 
 
 def _port() -> str:
