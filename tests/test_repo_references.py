@@ -11,7 +11,8 @@ REPO = Path(__file__).resolve().parents[1]
 FOREIGN = re.compile(r'\.\./shared|\b(METHODS|STACK|DATA)\.md\b')
 #: ``docs/<name>.md`` cited anywhere.
 DOC = re.compile(r'docs/([A-Za-z0-9_\-]+\.md)')
-#: ``docs/methods.md, "HEADING"`` citations (may wrap after the comma).
+#: Citations of a docs/methods.md heading: the file name, a comma, the
+#: heading in double quotes (may wrap after the comma).
 HEADING_CITE = re.compile(
     r'docs/methods\.md,\s*(?:#\s*)?"([^"]+)"(?:\s+and\s+"([^"]+)")?')
 
