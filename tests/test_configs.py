@@ -103,6 +103,9 @@ def _check_brain_config(cfg, model_cfg, path, brain_root):
             assert cfg.model.data_preprocessor.templates == \
                 cfg.model.backbone.init_cfg.checkpoint
         return
+    if cfg.model.type == 'BrainMVPSegmentor3D':
+        _check_seg3d_config(cfg, model_cfg, name, brain_root)
+        return
     assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
     if cfg.model.type in ('BrainMVP', 'MAE'):  # pre-training on MRI slices
         if 'uniformer-s' not in name and 'pretrain_brats' not in name:
@@ -124,6 +127,41 @@ def _check_brain_config(cfg, model_cfg, path, brain_root):
     if 'brainmvp-pre' in name:
         assert cfg.model.data_preprocessor.templates == \
             cfg.model.backbone.init_cfg.checkpoint
+
+
+def _check_seg3d_config(cfg, model_cfg, name, brain_root):
+    """BrainMVP 3D segmentation (BrainMVPSegmentor3D): the model and its
+    optimizer build, the datasets read the demo's labelled studies (patches
+    for training, whole volumes for testing); the tiny model also computes
+    a loss and a whole-volume prediction."""
+    from mmengine.dataset import default_collate
+    assert cfg.default_scope == 'mics_mm'
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'BraTSMetric'
+    if 'brainmvp-pre' in name:  # one checkpoint: encoder and templates
+        assert model_cfg.pretrained and \
+            model_cfg.templates == model_cfg.pretrained
+        assert model_cfg.template_mix and model_cfg.feature_mse_weight > 0
+    # the checkpoint is the user's
+    model_cfg.update(pretrained=None, templates=None, template_mix=False,
+                     feature_mse_weight=0.0)
+    model = MODELS.build(model_cfg)
+    build_optim_wrapper(model, cfg.optim_wrapper)
+    train, test = _datasets(cfg, brain_root, DATASETS,
+                            ('train_dataloader', 'test_dataloader'))
+    patch = [t['size'] for t in cfg.train_dataloader.dataset.pipeline
+             if t['type'] == 'RandomPatch3D'][0]
+    channels = cfg.model.backbone.in_channels
+    assert tuple(train['inputs'].shape) == (channels, ) + (patch, ) * 3
+    assert tuple(train['data_samples'].gt_seg.shape) == (patch, ) * 3
+    assert 'flip_axes' in train['data_samples'].metainfo
+    assert tuple(test['inputs'].shape[1:]) == tuple(
+        test['data_samples'].gt_seg.shape)
+    if cfg.model.backbone.arch == 'tiny':
+        data = model.data_preprocessor(default_collate([train, train]), True)
+        assert torch.isfinite(model(**data, mode='loss')['loss_seg'])
+        data = model.data_preprocessor(default_collate([test]), False)
+        out, = model.eval()(**data, mode='predict')
+        assert out.pred_seg.shape == test['data_samples'].gt_seg.shape
 
 
 def _check_baseline_config(cfg, model_cfg, path, demo_root):

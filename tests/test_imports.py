@@ -28,7 +28,8 @@ REGISTERED = {
         'ForegroundCrop', 'SampleModalities', 'RandomSlice2D',
         'RandomPatch3D', 'PackMRIInputs', 'ArrangeModalities',
         'TakeSlice2D', 'CropPad', 'CachedCompose',
-        'ModalitiesAsViews', 'PackMRISegInputs'
+        'ModalitiesAsViews', 'PackMRISegInputs', 'ResampleToSpacing',
+        'PlaceOnCanvas', 'RandomFlip3D'
     ],
     MODELS: [
         'MICS', 'MICSConsistencyHead', 'MICSAlignedHead',
@@ -37,15 +38,17 @@ REGISTERED = {
         'BrainMVP', 'InfoNCEHead', 'BrainMVPReconHead',
         'BrainMVPModalityTemplates',
         'UniFormer3D', 'BrainMVPConvDecoder3D', 'BrainMVPConvDecoder2D',
-        'BrainMVPLinearDecoder2D', 'MRIDataPreprocessor',
-        'ViewsAsBatchDataPreprocessor'
+        'BrainMVPLinearDecoder2D', 'BrainMVPLinearDecoder3D',
+        'MRIDataPreprocessor',
+        'ViewsAsBatchDataPreprocessor', 'BrainMVPSegmentor3D',
+        'UNETRDecoder3D', 'BraTSRegionHead'
     ],
     HOOKS: [
         'MICSAlphaWarmupHook', 'MICSQueueSizeHook', 'RandomStateHook',
         'MICSLambdaRampHook', 'BrainMVPScheduleHook',
         'NonFiniteLossHook'
     ],
-    METRICS: ['ClsReportMetric'],
+    METRICS: ['ClsReportMetric', 'BraTSMetric'],
     OPTIM_WRAPPER_CONSTRUCTORS: ['PartwiseOptimWrapperConstructor'],
     root.MODEL_WRAPPERS: ['MultiForwardDistributedDataParallel'],
     root.RUNNERS: ['SafeRunner'],
@@ -65,7 +68,10 @@ GENERAL = {
     'MaskedResNet', 'PerModalityDataPreprocessor', 'InfoNCEHead',
     'UniFormer3D', 'MRIDataPreprocessor', 'ViewsAsBatchDataPreprocessor',
     'RandomStateHook', 'NonFiniteLossHook', 'ClsReportMetric',
-    'PartwiseOptimWrapperConstructor', 'PackMRISegInputs'
+    'PartwiseOptimWrapperConstructor', 'PackMRISegInputs',
+    'InflatedPretrained',
+    'ResampleToSpacing', 'PlaceOnCanvas',
+    'UNETRDecoder3D', 'BraTSRegionHead', 'RandomFlip3D', 'BraTSMetric'
 }
 
 

@@ -40,4 +40,6 @@ log_processor = dict(window_size=10)
 load_from = None
 resume = False
 # Seed of the public MICS code.
-randomness = dict(seed=1234, deterministic=False)
+# Every rank draws its own random masks, crops and views (seed + rank, as
+# the BrainMVP release seeds each rank); the samplers still shuffle alike.
+randomness = dict(seed=1234, deterministic=False, diff_rank_seed=True)

@@ -35,4 +35,6 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=1234, deterministic=False)
+# Every rank draws its own random masks, crops and views (seed + rank, as
+# the BrainMVP release seeds each rank); the samplers still shuffle alike.
+randomness = dict(seed=1234, deterministic=False, diff_rank_seed=True)

@@ -1,6 +1,7 @@
 # BrainMVP 2D pre-training on the demo brain set (`make demo-brainmvp`):
-# ResNet-18 on 96 x 96 axial slices, 20 epochs of 11 steps, CL switched on
-# for the last third; minutes on 2 CPU cores.
+# ResNet-18 on 96 x 96 axial slices, 20 epochs of 11 steps; the release's
+# three phases scaled to 20 epochs (MD + MD for 4, MD + CMR from epoch 4,
+# CL from epoch 14); minutes on 2 CPU cores.
 _base_ = [
     '../_base_/models/brainmvp_resnet18_2d.py',
     '../_base_/datasets/brain_demo_brainmvp_2d.py',
@@ -29,7 +30,8 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 custom_hooks = [
-    dict(type='BrainMVPScheduleHook', cl_start=14, by_epoch=True),
+    dict(type='BrainMVPScheduleHook', cmr_start=4, cl_start=14,
+         by_epoch=True),
     dict(type='RandomStateHook'),
 ]
 default_hooks = dict(

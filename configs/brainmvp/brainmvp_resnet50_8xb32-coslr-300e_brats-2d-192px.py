@@ -24,7 +24,9 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 custom_hooks = [
-    dict(type='BrainMVPScheduleHook', cl_start=200, by_epoch=True),
+    # the release's phases scaled to 300 epochs (300 / 1000 / 1500)
+    dict(type='BrainMVPScheduleHook', cmr_start=60, cl_start=200,
+         by_epoch=True),
     dict(type='RandomStateHook'),
 ]
 default_hooks = dict(checkpoint=dict(interval=10))

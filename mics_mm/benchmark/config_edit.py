@@ -138,6 +138,8 @@ def pretrain_cfg(path: str, data: str, *, task: str, epochs: int,
         type='SafeCheckpointHook', interval=epochs, max_keep_ckpts=1)
     for hook in cfg.get('custom_hooks', []):
         if hook.get('type') == 'BrainMVPScheduleHook':
+            # the release's phases (300 / 1000 of 1500 epochs) scaled
+            hook['cmr_start'] = epochs // 5
             hook['cl_start'] = max(1, (2 * epochs) // 3)
     cfg.randomness = dict(seed=0, deterministic=False)
     return cfg
@@ -190,8 +192,11 @@ def finetune_cfg(path: str, data: str, *, task: str,
     else:
         cfg.train_dataloader.dataset.ann_file = train_ann
         if checkpoint:
+            # a BrainMVP encoder saw one modality per view: its 1-channel
+            # input kernels are inflated to the 4 segmentation channels
             cfg.model.backbone.init_cfg = dict(
-                type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+                type='InflatedPretrained', _scope_='mics_mm',
+                checkpoint=checkpoint, prefix='backbone.')
         else:
             cfg.model.backbone.init_cfg = None
         templates = checkpoint if checkpoint and has_templates(

@@ -1,10 +1,12 @@
 """Multi-parametric brain MRI studies (BraTS-style folders or a manifest)."""
 import csv
 import json
+import logging
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
+from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 from mics_mm.registry import DATASETS
 
@@ -64,6 +66,17 @@ class BrainMRIDataset(BaseDataset):
     ``metainfo['modalities']`` is the vocabulary (or the requested
     ``modalities``); ``metainfo['classes']`` the class names, if given.
 
+    Keeping evaluation studies out (pre-training): ``exclude_files`` names
+    manifests (e.g. the ``seg_val.json`` / ``seg_test.json`` of
+    ``tools/data/make_mri_splits.py``) whose studies are left out, matched
+    by case name or by image file; the log says how many and from which
+    files (a listed file that does not exist is skipped). With
+    ``missing_ann_file='scan'`` an ``ann_file`` that does not exist is not
+    an error: the case folders under ``data_root`` are scanned instead,
+    with a warning that validation / test studies may be included unless
+    ``exclude_files`` removed them. The BrainMVP pre-training configs read
+    ``pretrain.json`` this way (docs/data.md, "Writing the MRI splits").
+
     Errors are raised at init (``FileNotFoundError`` / ``ValueError``, the
     message starts with ``'BrainMRIDataset: '``, names the path and says
     what to do): missing ``data_root``, a case folder without NIfTI files,
@@ -83,6 +96,12 @@ class BrainMRIDataset(BaseDataset):
             some of them (not all). Defaults to False.
         labels_file (str): CSV ``case,gt_label`` of class labels; '' for
             none. Defaults to ''.
+        missing_ann_file (str): When ``ann_file`` does not exist:
+            ``'error'`` raises, ``'scan'`` scans the case folders with a
+            warning. Defaults to 'error'.
+        exclude_files (Sequence[str]): Manifests (JSON or CSV, relative to
+            ``data_root`` unless absolute) whose studies are left out.
+            Defaults to ``()``.
         pipeline (Sequence): Transforms. Defaults to ``()``.
         test_mode (bool): Test mode. Defaults to False.
         **kwargs: Other arguments of :class:`mmpretrain.datasets.BaseDataset`.
@@ -95,9 +114,18 @@ class BrainMRIDataset(BaseDataset):
                  label_key: str = 'seg',
                  allow_missing: bool = False,
                  labels_file: str = '',
+                 missing_ann_file: str = 'error',
+                 exclude_files: Sequence[str] = (),
                  pipeline: Sequence = (),
                  test_mode: bool = False,
                  **kwargs) -> None:
+        if missing_ann_file not in ('error', 'scan'):
+            raise ValueError(f"{_ERR}missing_ann_file must be 'error' or "
+                             f"'scan', got {missing_ann_file!r}.")
+        if isinstance(exclude_files, str):
+            exclude_files = (exclude_files, )
+        self.missing_ann_file = missing_ann_file
+        self.exclude_files = tuple(exclude_files)
         if isinstance(modalities, str):
             modalities = (modalities, )
         if modalities is not None:
@@ -136,7 +164,9 @@ class BrainMRIDataset(BaseDataset):
                 f'{_ERR}data_root {self.data_root!r} does not exist or is '
                 'not a folder; give the folder holding one sub-folder per '
                 'case (or the root the manifest paths are relative to).')
-        if self.ann_file:
+        scanned = not self.ann_file or (self.missing_ann_file == 'scan'
+                                         and not osp.isfile(self.ann_file))
+        if not scanned:
             studies = self._read_manifest(self.ann_file)
         else:
             if not self.data_root:
@@ -148,9 +178,111 @@ class BrainMRIDataset(BaseDataset):
         if not studies:
             raise ValueError(f'{_ERR}no study found in '
                              f'{self.ann_file or self.data_root!r}.')
+        studies = self._exclude(studies, scanned)
         infos = [self._finish(*s) for s in studies]
         self._attach_labels(infos)
         return infos
+
+    # --------------------------------------------------------- exclusion
+    def _path(self, path: str) -> str:
+        """``path`` made absolute (relative to ``data_root``)."""
+        path = osp.expanduser(str(path))
+        if not osp.isabs(path) and self.data_root:
+            path = osp.join(self.data_root, path)
+        return osp.abspath(path)
+
+    def _listed(self, path: str) -> Tuple[Set[str], Set[str]]:
+        """Case names and image / label files listed in a manifest."""
+        cases, files = set(), set()
+        if path.lower().endswith('.csv'):
+            with open(path, newline='') as f:
+                reader = csv.DictReader(f)
+                header = [h.strip().lower() for h in reader.fieldnames or []]
+                if 'case' not in header and 'path' not in header:
+                    raise ValueError(
+                        f'{_ERR}exclude file {path!r} needs a CSV header '
+                        f'with case (and path) columns (got {header}).')
+                for row in reader:
+                    row = {k.strip().lower(): (v or '').strip()
+                           for k, v in row.items() if k}
+                    if row.get('case'):
+                        cases.add(row['case'])
+                    if row.get('path'):
+                        files.add(self._path(row['path']))
+            return cases, files
+        try:
+            with open(path) as f:
+                content = json.load(f)
+        except ValueError as err:
+            raise ValueError(f'{_ERR}cannot read exclude file {path!r} as '
+                             f'JSON ({err}); fix or regenerate it.') from err
+        if isinstance(content, dict):
+            content = content.get('data_list', content.get('studies'))
+        if not isinstance(content, list):
+            raise ValueError(
+                f'{_ERR}exclude file {path!r} must be a JSON list of '
+                '{"case", "images", "label"} dicts (a manifest).')
+        for entry in content:
+            if not isinstance(entry, dict):
+                continue
+            if entry.get('case') is not None:
+                cases.add(str(entry['case']))
+            images = entry.get('images')
+            if isinstance(images, dict):
+                files.update(self._path(p) for p in images.values())
+        return cases, files
+
+    def _exclude(self, studies: list, scanned: bool) -> list:
+        """Drop the studies listed in ``exclude_files``; log what is read."""
+        found = [p for p in map(self._path, self.exclude_files)
+                 if osp.isfile(p)]
+        cases, files = set(), set()
+        for path in found:
+            c, f = self._listed(path)
+            cases |= c
+            files |= f
+        kept, dropped = [], []
+        for study in studies:
+            case, images = study[:2]
+            if case in cases or set(images.values()) & files:
+                dropped.append(case)
+            else:
+                kept.append(study)
+        names = [osp.basename(p) for p in found]
+        source = (f'the case folders under {self.data_root!r}'
+                  if scanned else f'manifest {self.ann_file!r}')
+        if not kept:
+            raise ValueError(
+                f'{_ERR}every study of {source} is listed in {names}; '
+                'nothing is left to train on. Check exclude_files and the '
+                'split files.')
+        left_out = (f', {len(dropped)} left out as listed in {names}'
+                    if found else '')
+        if dropped and not scanned:
+            print_log(
+                f'{_ERR}manifest {self.ann_file!r} lists {len(dropped)} '
+                f'studies that {names} list too ({dropped[:5]}); they are '
+                'left out. The split files are out of step: regenerate '
+                'them (tools/data/make_mri_splits.py --force).',
+                logger='current',
+                level=logging.WARNING)
+        if scanned and self.ann_file:
+            risk = ''
+            if not self.exclude_files or len(found) < len(self.exclude_files):
+                risk = ' Validation / test studies may be included.'
+            print_log(
+                f'{_ERR}split file {self.ann_file!r} not found: reading '
+                f'every case folder under {self.data_root!r} instead '
+                f'({len(kept)} studies{left_out}).{risk} Write the splits '
+                'with `python tools/data/make_mri_splits.py --data-root '
+                f'{self.data_root}` to pre-train on the training cases '
+                'only.',
+                logger='current',
+                level=logging.WARNING)
+        else:
+            print_log(f'{_ERR}{len(kept)} studies from {source}'
+                      f'{left_out}.', logger='current', level=logging.INFO)
+        return kept
 
     # ------------------------------------------------------------ labels
     def _class_index(self, value, where: str) -> int:
@@ -361,4 +493,5 @@ class BrainMRIDataset(BaseDataset):
             f'Data root: \t{self.data_root}',
             f'Annotation file: \t{self.ann_file}',
             f'Modalities: \t{self.modalities or "all present"}',
+            f'Excluded studies of: \t{list(self.exclude_files)}',
         ]

@@ -231,6 +231,7 @@ def test_pretrain_cfg_budget_and_safe_checkpoint():
     hook = next(h for h in brain.custom_hooks
                 if h['type'] == 'BrainMVPScheduleHook')
     assert hook['cl_start'] == 6  # (2 x 10) // 3
+    assert hook['cmr_start'] == 2  # 10 // 5
 
 
 def test_finetune_cfg_kvasir_fraction_iters_and_seed():
@@ -266,7 +267,8 @@ def test_finetune_cfg_brain_checkpoint_and_templates(tmp_path):
     cfg = finetune_cfg(path, '/data/b', checkpoint=str(ckpt), **kwargs)
     assert cfg.train_dataloader.dataset.ann_file == '/m/seg.json'
     assert cfg.model.backbone.init_cfg == dict(
-        type='Pretrained', checkpoint=str(ckpt), prefix='backbone.')
+        type='InflatedPretrained', _scope_='mics_mm', checkpoint=str(ckpt),
+        prefix='backbone.')
     assert cfg.model.data_preprocessor.templates == str(ckpt)
     scratch = finetune_cfg(path, '/data/b', checkpoint=None, **kwargs)
     assert scratch.model.backbone.init_cfg is None

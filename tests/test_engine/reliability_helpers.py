@@ -178,14 +178,16 @@ default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
 
 
 def brainmvp_config(path: str, data: str, mask_ratio: float) -> str:
-    """BrainMVP, ViT-tiny at 32 px on T1 + T2 slices (every 3rd axial slice
-    of each study, centred; no random slice / modality / crop), no
-    projection neck (its BatchNorm1d), CL on from the start."""
+    """BrainMVP, ViT-tiny at 32 px on T1 slices (every 3rd axial slice of
+    each study, centred; no random slice / modality / crop), no projection
+    neck (its BatchNorm1d), CL on from the start. One modality: the target
+    slot is fixed and both views are MD views, so no per-process random
+    draw (slot, CMR partner) changes what the model sees."""
     return write_config(
         path, BRAINMVP_VIT, f'''
 model = dict(
-    backbone=dict(img_size=32, in_channels=2),
-    recon_neck=dict(out_channels=2),
+    backbone=dict(img_size=32, in_channels=1),
+    recon_neck=dict(out_channels=1),
     neck=None,
     templates=dict(canvas=(20, 20, 12)),
     mask_ratio={mask_ratio!r},
@@ -198,7 +200,7 @@ train_dataloader = dict(
         _delete_=True,
         type='BrainMRISliceDataset',
         data_root={data!r},
-        modalities=('t1', 't2'),
+        modalities=('t1', ),
         stride=3,
         foreground_from='image',
         pipeline=[

@@ -106,6 +106,16 @@ def test_brainweb_slice_placed_at_its_level(tmp_path):
 
 
 # ------------------------------------------------ pre-train and hand over
+def inflated(pretrained, own):
+    """What InflatedPretrained loads: the tensor, or a 1-channel input
+    kernel repeated over ``own``'s channels and divided by their number."""
+    if pretrained.shape == own.shape:
+        return pretrained
+    channels = own.shape[1]
+    return pretrained.repeat(1, channels,
+                             *([1] * (pretrained.dim() - 2))) / channels
+
+
 TINY_PRE = [
     'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
     'model.recon_neck.in_channels=128',
@@ -116,7 +126,11 @@ TINY_PRE = [
     'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False',
     'train_dataloader.dataset.dataset.pipeline.3.size=[32,32]',
-    'train_cfg.max_epochs=2', 'custom_hooks.0.cl_start=1',
+    'train_dataloader.dataset.dataset.pipeline.0.transforms.1.pixdim=[4,4,4]',
+    'train_dataloader.dataset.dataset.pipeline.0.transforms.2.canvas='
+    '[49,58,47]',
+    'train_cfg.max_epochs=2', 'custom_hooks.0.cmr_start=1',
+    'custom_hooks.0.cl_start=1',
     'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
     'param_scheduler.1.end=2', 'default_hooks.checkpoint.interval=2'
 ]
@@ -184,7 +198,10 @@ def test_mmseg_encoder_decoder_takes_the_brainmvp_encoder(demo, pretrained):
     own = model.backbone.state_dict()
     assert set(own) == set(encoder)
     for key, value in own.items():
-        assert torch.equal(value, encoder[key]), key
+        assert torch.equal(value, inflated(encoder[key], value)), key
+    # the one-channel stem of the pre-training, inflated to 4 modalities
+    assert encoder['conv1.weight'].shape[1] == 1
+    assert own['conv1.weight'].shape[1] == 4
     assert not any(k.startswith('decode_head.') for k in state)
     changed = [k for k in own if not torch.equal(before['backbone.' + k],
                                                   own[k])]
@@ -200,7 +217,8 @@ def test_segmentation_finetune_and_test_through_the_tools(
         sys.executable, 'tools/train.py', SEG_PRE, '--work-dir',
         str(work), '--cfg-options', *tiny_seg(demo, pretrained)
     ])
-    assert 'Loads checkpoint' in log and 'decode.loss_dice' in log
+    assert "inflated input kernels: ['conv1.weight']" in log
+    assert 'decode.loss_dice' in log
     assert 'mDice' in log
     out = tmp_path / 'metrics.json'
     run([
@@ -322,7 +340,7 @@ def test_classification_through_mmpretrain(cls_root, tmp_path):
     ref = brainmvp.backbone.state_dict()
     own = clf.backbone.state_dict()
     assert set(own) == set(ref)
-    assert all(torch.equal(own[k], ref[k]) for k in own)
+    assert all(torch.equal(own[k], inflated(ref[k], own[k])) for k in own)
     # ... and it trains and tests through the tools (t1c, t2 missing:
     # filled from the templates)
     work = tmp_path / 'cls'

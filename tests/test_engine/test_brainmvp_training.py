@@ -41,14 +41,16 @@ def overrides(root):
         f'train_dataloader.dataset.data_root={root}',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
-        'train_dataloader.batch_size=3', 'train_cfg.max_epochs=2',
+        'train_dataloader.batch_size=3', 'train_cfg.max_epochs=3',
         'model.backbone.arch=tiny', 'model.recon_neck.in_channels=128',
         'model.recon_neck.channels=[32,16,16,8,8]',
         'model.neck.in_channels=128', 'model.neck.hid_channels=64',
         'model.neck.out_channels=16',
         'model.templates.canvas=[40,40,40]',
-        'train_dataloader.dataset.pipeline.4.size=32',
-        'custom_hooks.0.cl_start=1', 'default_hooks.checkpoint.interval=1'
+        'train_dataloader.dataset.pipeline.3.canvas=[40,40,40]',
+        'train_dataloader.dataset.pipeline.7.size=32',
+        'custom_hooks.0.cmr_start=1', 'custom_hooks.0.cl_start=2',
+        'default_hooks.checkpoint.interval=1'
     ]
 
 
@@ -60,15 +62,30 @@ def run(cmd):
     return proc.stdout + proc.stderr
 
 
-def test_pretrain_brats_trains_and_switches_cl_on(brats_root, tmp_path):
+def test_pretrain_brats_walks_through_the_three_phases(brats_root, tmp_path):
     log = run([
         sys.executable, 'tools/train.py', CONFIG, '--work-dir',
         str(tmp_path), '--cfg-options', *overrides(brats_root)
     ])
-    assert 'loss_md' in log and 'loss_cmr' in log
-    assert 'loss_cl' in log  # switched on in the second epoch
-    ckpt = torch.load(tmp_path / 'epoch_2.pth', weights_only=False)
-    first = torch.load(tmp_path / 'epoch_1.pth', weights_only=False)
+    # phase 1: MD + MD; phase 2: MD + CMR; phase 3: + CL (one epoch each)
+    for phase, epoch in ((1, 0), (2, 1), (3, 2)):
+        assert f'BrainMVP phase {phase} from epoch {epoch}' in log, log[-3000:]
+    lines = [ln for ln in log.splitlines() if 'Epoch(train)' in ln]
+    first = [ln for ln in lines if 'Epoch(train) [1]' in ln]
+    second = [ln for ln in lines if 'Epoch(train) [2]' in ln]
+    third = [ln for ln in lines if 'Epoch(train) [3]' in ln]
+    # (the log keeps showing a term's running mean after it stops, so a
+    # term's absence is checked before it first appears only)
+    assert first and all('loss_md2' in ln and 'phase: 1' in ln
+                         and 'loss_cmr' not in ln for ln in first)
+    assert second and all('loss_cmr' in ln and 'phase: 2' in ln
+                          and 'loss_cl' not in ln for ln in second)
+    assert third and all('loss_cl' in ln and 'phase: 3' in ln
+                         for ln in third)
+    # the single-modality study c3 gets MD views; counted in the log
+    assert 'md_fallback' in log
+    ckpt = torch.load(tmp_path / 'epoch_3.pth')
+    first = torch.load(tmp_path / 'epoch_1.pth')
     key = 'templates.templates'
     # The templates of the modalities seen were trained.
     assert not torch.equal(ckpt['state_dict'][key], first['state_dict'][key])
@@ -76,7 +93,7 @@ def test_pretrain_brats_trains_and_switches_cl_on(brats_root, tmp_path):
     out = tmp_path / 'templates'
     run([
         sys.executable, 'tools/brainmvp/export_templates.py',
-        str(tmp_path / 'epoch_2.pth'), '--out',
+        str(tmp_path / 'epoch_3.pth'), '--out',
         str(out)
     ])
     t1 = nib.load(str(out / 'template_t1.nii.gz')).get_fdata()

@@ -106,7 +106,7 @@ def _assert_ranks_identical(ranks, keys=None):
 @pytest.mark.parametrize(
     'name,terms',
     [('mics', ('loss', 'loss_consistency', 'loss_aligned', 'loss_disc')),
-     ('brainmvp', ('loss', 'loss_md', 'loss_cmr', 'loss_cl'))])
+     ('brainmvp', ('loss', 'loss_md', 'loss_md2', 'loss_cl'))])
 def test_two_processes_match_one(two_process_runs, tmp_path, name, terms):
     # On 1 thread (fixture one_thread), as each of the 2 processes.
     one = rh.train_and_record(two_process_runs['configs'][name],

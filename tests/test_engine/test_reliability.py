@@ -289,7 +289,12 @@ def brainmvp_options(data):
         'model.recon_neck.channels=[32,16,16,8,8]',
         'model.neck.in_channels=128', 'model.neck.hid_channels=32',
         'model.neck.out_channels=16', 'model.templates.canvas=[20,20,12]',
-        'train_cfg.max_epochs=2', 'custom_hooks.0.cl_start=1',
+        'train_dataloader.dataset.dataset.pipeline.0.transforms.1.pixdim='
+        '[1,1,1]',
+        'train_dataloader.dataset.dataset.pipeline.0.transforms.2.canvas='
+        '[20,20,12]',
+        'train_cfg.max_epochs=2', 'custom_hooks.0.cmr_start=1',
+        'custom_hooks.0.cl_start=1',
         'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
         'param_scheduler.1.end=2', 'default_hooks.checkpoint.interval=100',
         'default_hooks.checkpoint.save_last=False'

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mics_mm.models.selfsup.brainmvp import BrainMVP
 from mics_mm.registry import HOOKS, MODELS
 from mmpretrain.structures import DataSample
 
@@ -13,11 +14,11 @@ def brainmvp_2d(**kwargs):
     cfg = dict(
         type='BrainMVP',
         backbone=dict(
-            type='ResNet', depth=18, in_channels=2, base_channels=16,
+            type='ResNet', depth=18, in_channels=1, base_channels=16,
             stem_channels=16),
         head=dict(type='InfoNCEHead', temperature=0.5),
         recon_neck=dict(
-            type='BrainMVPLinearDecoder2D', in_channels=128, out_channels=2,
+            type='BrainMVPLinearDecoder2D', in_channels=128, out_channels=1,
             encoder_stride=32),
         templates=dict(
             type='BrainMVPModalityTemplates', num_modalities=8,
@@ -38,27 +39,75 @@ def slice_samples(n=2, modalities=('t1', 'flair'), index=3):
                 modalities=modalities,
                 canvas_offset=(0, 0, 0),
                 canvas_axis=0,
-                slice_index=index)) for _ in range(n)
+                slice_index=index,
+                case=f'case{i}')) for i in range(n)
     ]
 
 
-def test_cmr_fills_masked_blocks_from_another_channel():
-    model = brainmvp_2d()
-    n, k = 3, 4
-    x = torch.arange(1, k + 1, dtype=torch.float32).view(1, k, 1, 1).expand(
-        n, k, 16, 16).contiguous()
+def constant_studies(n, k, size=16):
+    """``x[i, c]`` is the constant ``10 * i + c + 1``: a value names its
+    sample and slot."""
+    x = torch.arange(1, k + 1, dtype=torch.float32).view(1, k, 1, 1)
     x = x + torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1) * 10
-    mask = model._masks(x.shape, 'cpu')
-    out = model.cmr_view(x, mask)
-    assert torch.equal(out[mask == 0], x[mask == 0])
-    for i in range(n):
-        for c in range(k):
-            filled = out[i, c][mask[i, c] == 1].unique()
-            assert len(filled) == 1  # one partner channel per channel
-            value = float(filled)
-            assert value != float(x[i, c, 0, 0])  # not itself
-            # ... and a channel of the same study.
-            assert value in x[i, :, 0, 0].tolist()
+    return x.expand(n, k, size, size).contiguous()
+
+
+def test_one_modality_per_view_and_cmr_from_another_modality():
+    model = brainmvp_2d()
+    torch.manual_seed(0)
+    n = 3
+    x = constant_studies(n, 4)
+    samples = slice_samples(n, modalities=('t1', 'flair', 't2', 'pd'))
+    for _ in range(5):
+        view1, view2, target, kind1, kind2, fallback = model.views(
+            x, samples)
+        assert (kind1, kind2, fallback) == ('md', 'cmr', 0)
+        assert view1.shape == view2.shape == target.shape == (n, 1, 16, 16)
+        slot = int(target[0, 0, 0, 0]) - 1  # one slot for the whole batch
+        assert torch.equal(target, x[:, slot:slot + 1])
+        for i in range(n):
+            own = float(x[i, slot, 0, 0])
+            values = view2[i].unique().tolist()
+            # kept blocks hold m, masked ones one other modality of study i
+            assert own in values and len(values) == 2
+            other = [v for v in values if v != own][0]
+            assert other in x[i, :, 0, 0].tolist()
+            # MD view: m where kept, the (zero) template where masked
+            assert set(view1[i].unique().tolist()) <= {own, 0.0}
+
+
+def test_partner_is_a_different_modality_name_not_a_duplicate():
+    names = [['t1', 't1', 'flair', 't1'], ['t2', 't2', 't2', 't2'],
+             ['pd', 'dwi', 'pd', 'pd']]
+    torch.manual_seed(0)
+    for _ in range(20):
+        partners = BrainMVP.partners(names, 0)
+        assert partners[0] == 2  # the only other name
+        assert partners[1] == -1  # a single-modality study
+        assert partners[2] == 1
+        partners = BrainMVP.partners(names, 1)
+        assert partners[2] in (0, 2, 3)
+
+
+def test_single_modality_study_gets_md_on_both_views_and_is_counted():
+    model = brainmvp_2d(use_cl=False)
+    with torch.no_grad():
+        model.templates.templates.copy_(
+            torch.rand_like(model.templates.templates) + 5)
+    torch.manual_seed(0)
+    x = constant_studies(2, 2, size=32)
+    samples = slice_samples(2, modalities=('t1', 't1'))
+    view1, view2, target, kind1, kind2, fallback = model.views(x, samples)
+    assert (kind1, kind2, fallback) == ('md', 'cmr', 2)
+    for view in (view1, view2):
+        masked = view != target
+        assert masked.any()
+        assert (view[masked] >= 0).all() and (view[masked] <= 1).all()
+    losses = model.loss(x, samples)
+    assert float(losses['md_fallback']) == 2.0
+    # without templates there is nothing to fill a lonely study with
+    with pytest.raises(ValueError, match='single-modality|one only'):
+        brainmvp_2d(templates=None).loss(x, samples)
 
 
 def test_md_fills_masked_blocks_from_the_right_template_at_the_position():
@@ -66,27 +115,28 @@ def test_md_fills_masked_blocks_from_the_right_template_at_the_position():
     with torch.no_grad():
         model.templates.templates.copy_(
             torch.randn_like(model.templates.templates))
-    x = torch.zeros(2, 2, 32, 32)
+    target = torch.zeros(2, 1, 32, 32)
     samples = slice_samples(index=5)
-    mask = model._masks(x.shape, 'cpu')
-    out = model.md_view(x, mask, samples)
+    mask = model._masks(2, (32, 32), 'cpu')
+    out = model.md_fill(target, mask, ['t1', 'flair'], samples)
     normed = model.templates.normalized()
     # t1 is vocabulary index 1, flair index 0; slice 5 along canvas axis 0.
-    for channel, vocab in ((0, 1), (1, 0)):
+    for i, vocab in ((0, 1), (1, 0)):
         expected = normed[vocab, 5]
-        sel = mask[0, channel] == 1
-        assert torch.allclose(out[0, channel][sel], expected[sel])
-        assert torch.all(out[0, channel][~sel] == 0)
+        sel = mask[i, 0] == 1
+        assert torch.allclose(out[i, 0][sel], expected[sel])
+        assert torch.all(out[i, 0][~sel] == 0)
 
 
-def test_templates_receive_gradients_through_the_md_loss():
+def test_templates_start_at_zero_and_receive_gradients():
     model = brainmvp_2d(use_cl=False)
+    assert torch.count_nonzero(model.templates.templates) == 0  # release
     x = torch.rand(2, 2, 32, 32)
     losses = model.loss(x, slice_samples())
-    assert set(losses) == {'loss_md', 'loss_cmr'}
+    assert {'loss_md', 'loss_cmr'} <= set(losses)
     losses['loss_md'].backward()
     grad = model.templates.templates.grad
-    assert grad is not None and grad[:2].abs().sum() > 0  # flair, t1
+    assert grad is not None and grad[:2].abs().sum() > 0  # flair or t1
     assert grad[2:].abs().sum() == 0  # modalities not in the batch
 
 
@@ -103,15 +153,17 @@ def test_contrastive_loss_matches_reference():
     assert torch.allclose(head.loss(u, v), ref / 10, atol=1e-5)
 
 
-def seeded_losses(use_templates=True, **weights):
+def seeded_losses(use_md=True, use_cmr=True, **weights):
     """Losses of a model built and run under fixed seeds (same weights, same
-    input, same masks for every call)."""
+    input, same slot, masks and partners for every call)."""
     torch.manual_seed(0)
     model = brainmvp_2d(loss_weights=weights)
-    model.use_templates = use_templates
+    model.use_md, model.use_cmr = use_md, use_cmr
     torch.manual_seed(1)
     x = torch.rand(4, 2, 32, 32)
-    return model.loss(x, slice_samples(4))
+    losses = model.loss(x, slice_samples(4))
+    assert float(losses.pop('md_fallback')) == 0.0
+    return losses
 
 
 def test_2d_loss_terms_and_weights():
@@ -133,10 +185,15 @@ def test_2d_loss_terms_and_weights():
                 assert not torch.equal(other[term], losses[term]), term
             else:
                 assert torch.equal(other[term], losses[term]), (name, term)
-    # After the template period: two CMR views, their mean weighted by cmr.
-    unit = seeded_losses(use_templates=False)
+    # The template phase: the second view is an MD view too, weighted cmr.
+    phase1 = seeded_losses(use_cmr=False, md=1.0, cmr=1.0)
+    assert set(phase1) == {'loss_md', 'loss_md2', 'loss_cl'}
+    scaled = seeded_losses(use_cmr=False, md=1.0, cmr=3.0)
+    assert torch.equal(scaled['loss_md2'], 3.0 * phase1['loss_md2'])
+    # Without MD (an option, not the release): two CMR views, their mean.
+    unit = seeded_losses(use_md=False)
     assert set(unit) == {'loss_cmr', 'loss_cl'}
-    scaled = seeded_losses(use_templates=False, cmr=4.0, md=0.5)
+    scaled = seeded_losses(use_md=False, cmr=4.0, md=0.5)
     assert torch.equal(scaled['loss_cmr'], 4.0 * unit['loss_cmr'])
     assert torch.equal(scaled['loss_cl'], unit['loss_cl'])
     with pytest.raises(KeyError, match='mdd'):
@@ -145,9 +202,9 @@ def test_2d_loss_terms_and_weights():
         brainmvp_2d().loss(torch.rand(2, 2, 36, 36), slice_samples())
 
 
-def test_reconstruction_is_whole_image_mse_through_recon_head():
-    """MD and CMR: the MSE over every voxel between the decoder's output
-    for each view and the original input, computed by ``recon_head``."""
+def test_reconstruction_targets_the_one_modality_through_recon_head():
+    """Both views reconstruct the same single modality ``m`` of each
+    sample, the MSE over every voxel, computed by ``recon_head``."""
     model = brainmvp_2d(loss_weights=dict(md=1.0, cmr=1.0))
     calls = []
     orig = model.recon_head.loss
@@ -160,10 +217,12 @@ def test_reconstruction_is_whole_image_mse_through_recon_head():
     x = torch.rand(3, 2, 32, 32)
     losses = model.loss(x, slice_samples(3))
     assert len(calls) == 2  # MD view, then CMR view
+    slots = [k for k in range(2) if torch.equal(calls[0][1], x[:, k:k + 1])]
+    assert len(slots) == 1
     for (pred, target), term in zip(calls, ('loss_md', 'loss_cmr')):
-        assert pred.shape == target.shape == x.shape
-        assert torch.equal(target, x)
-        assert torch.allclose(losses[term], F.mse_loss(pred, x))
+        assert pred.shape == target.shape == (3, 1, 32, 32)
+        assert torch.equal(target, x[:, slots[0]:slots[0] + 1])
+        assert torch.allclose(losses[term], F.mse_loss(pred, target))
 
 
 def test_recon_head_and_module_names():
@@ -199,11 +258,11 @@ def test_3d_shapes_with_uniformer():
     model = MODELS.build(
         dict(
             type='BrainMVP',
-            backbone=dict(type='UniFormer3D', arch='tiny', in_channels=2),
+            backbone=dict(type='UniFormer3D', arch='tiny', in_channels=1),
             head=dict(type='InfoNCEHead'),
             recon_neck=dict(
                 type='BrainMVPConvDecoder3D', in_channels=128,
-                channels=(64, 32, 16, 8, 8), out_channels=2, scale=32),
+                channels=(64, 32, 16, 8, 8), out_channels=1, scale=32),
             templates=dict(
                 type='BrainMVPModalityTemplates', num_modalities=8,
                 canvas=(40, 40, 40)),
@@ -216,20 +275,33 @@ def test_3d_shapes_with_uniformer():
     ]
     x = torch.rand(2, 2, 32, 32, 32)
     losses = model.loss(x, samples)
-    assert set(losses) == {'loss_md', 'loss_cmr', 'loss_cl'}
-    sum(losses.values()).backward()
+    # a single-modality study (t2 twice): MD on both views, counted
+    assert float(losses['md_fallback']) == 2.0
+    # every study fell back: the second view's loss is an MD loss
+    assert {'loss_md', 'loss_md2', 'loss_cl'} == set(losses) - {'md_fallback'}
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert model.templates.templates.grad[3].abs().sum() > 0  # t2
 
 
-def test_schedule_hook_switches():
-    model = SimpleNamespace(use_cl=False, use_templates=True)
+def test_schedule_hook_walks_through_the_three_phases():
+    model = SimpleNamespace(use_cl=False, use_cmr=True, use_md=True)
     hook = HOOKS.build(
-        dict(type='BrainMVPScheduleHook', cl_start=3, template_end=5))
-    seen = []
-    for epoch in range(7):
+        dict(type='BrainMVPScheduleHook', cmr_start=2, cl_start=4))
+    seen, phases = [], []
+    logger = SimpleNamespace(info=lambda msg: phases.append(msg))
+    hub = SimpleNamespace(update_scalar=lambda *a: None)
+    for epoch in range(6):
         hook.before_train_iter(
-            SimpleNamespace(model=model, epoch=epoch, iter=0), 0)
-        seen.append((model.use_cl, model.use_templates))
-    assert seen[:3] == [(False, True)] * 3
-    assert seen[3:5] == [(True, True)] * 2
-    assert seen[5:] == [(True, False)] * 2
+            SimpleNamespace(model=model, epoch=epoch, iter=0, logger=logger,
+                            message_hub=hub), 0)
+        seen.append((model.use_cmr, model.use_cl, model.use_md))
+    assert seen == [(False, False, True)] * 2 + [(True, False, True)] * 2 + [
+        (True, True, True)
+    ] * 2
+    assert [m.split()[2] for m in phases] == ['1', '2', '3']
+    # md_end (an option, not the release) switches the MD view off
+    hook = HOOKS.build(dict(type='BrainMVPScheduleHook', md_end=1))
+    hook.before_train_iter(
+        SimpleNamespace(model=model, epoch=1, iter=0, logger=logger,
+                        message_hub=hub), 0)
+    assert model.use_md is False

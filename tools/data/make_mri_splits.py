@@ -6,10 +6,17 @@ Example::
     python tools/data/make_mri_splits.py --data-root data/brats
 
 writes into ``<data-root>``: ``pretrain.json`` (the training cases, every
-modality, no labels: BrainMVP pre-training never sees val / test cases),
-``seg_train.json`` (the first ``--labelled`` fraction of the training
-cases, with labels), ``seg_val.json`` and ``seg_test.json``. Cases are
-shuffled with ``--seed``; existing files are kept unless ``--force``.
+modality, no labels), ``seg_train.json`` (the first ``--labelled``
+fraction of the training cases, with labels), ``seg_val.json`` and
+``seg_test.json``. Cases are shuffled with ``--seed``; existing files are
+kept unless ``--force``.
+
+The BrainMVP pre-training configs (``configs/_base_/datasets/
+brats_brainmvp.py`` and its 2D variant) read ``<data-root>/pretrain.json``
+when it exists and leave out every case of ``seg_val.json`` /
+``seg_test.json`` (``BrainMRIDataset(exclude_files=...)``), so
+pre-training never sees a validation or test case; without the files they
+scan every case folder and warn (docs/data.md, "Writing the MRI splits").
 """
 import argparse
 import json
@@ -56,7 +63,8 @@ def main(argv=None) -> int:
         print('error: need 0 <= val, 0 < test, val + test < 1 and '
               '0 < labelled <= 1', file=sys.stderr)
         return 1
-    infos = BrainMRIDataset(data_root=root, lazy_init=False).data_list
+    # serialize_data=False keeps data_list (serialising empties it).
+    infos = BrainMRIDataset(data_root=root, serialize_data=False).data_list
     order = np.random.default_rng(args.seed).permutation(len(infos))
     infos = [infos[i] for i in order]
     n_test = max(1, int(round(args.test * len(infos))))
@@ -84,6 +92,8 @@ def main(argv=None) -> int:
         with open(osp.join(root, name + '.json'), 'w') as f:
             json.dump(items, f, indent=1)
         print(f'{name}.json: {len(items)} cases')
+    print('BrainMVP pre-training (configs/_base_/datasets/brats_brainmvp*.py) '
+          'reads pretrain.json and leaves out the seg_val / seg_test cases.')
     return 0
 
 

@@ -1,14 +1,20 @@
-# BraTS-style studies for BrainMVP 2D pre-training: random axial slices of
-# 4 sampled modalities after RAS, 5-95 percentile scaling and a foreground
-# crop, cropped / padded to 192 x 192, positions kept on the SRI24 canvas.
+# BraTS-style studies for BrainMVP 2D pre-training: the 3D pre-processing
+# of brats_brainmvp.py (the same studies: pretrain.json, never the val /
+# test cases; 4 sampled modalities, RAS, 1 mm, centred on the SRI24 canvas,
+# symmetric foreground box, 5-95 percentiles over the box), then random
+# axial slices cropped / padded to 192 x 192; the slice index and the
+# in-plane position are positions on the canvas, for the templates.
 # (No CachedCompose: with hundreds of studies an epoch visits each once.)
 _base_ = ['./brats_brainmvp.py']
 crop_size = (192, 192)
 train_pipeline = [
     dict(type='LoadMRIStudy', reorient_ras=True),
-    dict(type='PercentileNormalize', low=5, high=95, clip=True),
-    dict(type='ForegroundCrop'),
-    dict(type='SampleModalities', num=4),
+    dict(type='SampleModalities', num={{_base_.num_modalities}}),
+    dict(type='ResampleToSpacing', pixdim={{_base_.spacing}}),
+    dict(type='PlaceOnCanvas', canvas={{_base_.canvas}}),
+    dict(type='ForegroundCrop', symmetric=True),
+    dict(type='PercentileNormalize', low=5, high=95, clip=True, mask='box'),
+    dict(type='ForegroundCrop', symmetric=True),
     dict(type='RandomSlice2D', axis=2, min_foreground=0.05),
     dict(type='CropPad', size=crop_size, mode='random'),
     dict(type='PackMRIInputs'),

@@ -1,7 +1,9 @@
-# BrainMVP optimisation (public code): AdamW lr 3e-4, wd 1e-5, cosine,
-# 1500 epochs. The contrastive loss starts late: at epoch 1000 here (the
-# public code's exact switch point is not documented; this is our choice),
-# driven by BrainMVPScheduleHook (docs/methods.md, "BrainMVP decision 2").
+# BrainMVP optimisation as released (its launch script): AdamW lr 3e-4,
+# wd 1e-5, cosine annealing without warm-up, 1500 epochs, and three phases
+# (docs/methods.md, "BrainMVP: schedule"), driven by BrainMVPScheduleHook:
+# MD + MD views for epochs 0-299, MD + CMR from epoch 300 (the release's
+# `cur_epoch <= 300` keeps MD + MD one epoch longer), the contrastive loss
+# from epoch 1000 (`--start_epoch 1000`).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-4, weight_decay=1e-5))
@@ -17,7 +19,8 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1500)
 auto_scale_lr = dict(base_batch_size=16)
 custom_hooks = [
-    dict(type='BrainMVPScheduleHook', cl_start=1000, by_epoch=True),
+    dict(type='BrainMVPScheduleHook', cmr_start=300, cl_start=1000,
+         by_epoch=True),
     dict(type='RandomStateHook'),
 ]
 # With CL off, the projection neck and contrastive head are unused.

@@ -18,7 +18,8 @@ model = dict(
         arch='s',
         in_channels=4,
         init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+            type='InflatedPretrained', checkpoint=pretrained,
+            prefix='backbone.')),
     neck=dict(type='GlobalAveragePooling', dim=3),
     head=dict(
         type='LinearClsHead',

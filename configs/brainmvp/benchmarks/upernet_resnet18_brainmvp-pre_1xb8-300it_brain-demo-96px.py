@@ -10,4 +10,5 @@ model = dict(
     data_preprocessor=dict(templates=pretrained),
     backbone=dict(
         init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')))
+            type='InflatedPretrained', _scope_='mics_mm', checkpoint=pretrained,
+            prefix='backbone.')))

@@ -18,7 +18,8 @@ model = dict(
         depth=50,
         norm_cfg=norm_cfg,
         init_cfg=dict(
-            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+            type='InflatedPretrained', _scope_='mics_mm', checkpoint=pretrained,
+            prefix='backbone.')),
     decode_head=dict(
         in_channels=[256, 512, 1024, 2048], channels=512, norm_cfg=norm_cfg))
 max_iters = 20000

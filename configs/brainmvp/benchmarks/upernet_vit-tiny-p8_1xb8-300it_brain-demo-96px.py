@@ -2,7 +2,7 @@
 # 8, 4 modality channels; mmseg's ViT recipe: 4 block outputs, a
 # multi-level neck to 1/2..1/16 and UPerNet), from scratch. Initialise it
 # from BrainMVP-ViT or MAE-ViT: --cfg-options
-# model.backbone.init_cfg="dict(type='Pretrained',checkpoint='CKPT',prefix='backbone.')"
+# model.backbone.init_cfg="dict(type='InflatedPretrained',_scope_='mics_mm',checkpoint='CKPT',prefix='backbone.')"
 # (and model.data_preprocessor.templates=CKPT for BrainMVP's templates).
 _base_ = './upernet_resnet18_1xb8-300it_brain-demo-96px.py'
 model = dict(

@@ -6,11 +6,15 @@ from .formatting import (MissingModalityError, PackMRIInputs,
 from .loading import ImageLoadError, LoadMultiModalImages
 from .modality import (PerModalityTransforms, SharedModalityTransforms,
                        SimulatedNBI, simulate_nbi)
+from .mri_canvas import PlaceOnCanvas
+from .mri_flip import RandomFlip3D
 from .mri_geometry import (CropPad, ForegroundCrop, RandomPatch3D,
-                           RandomSlice2D, TakeSlice2D, crop_or_pad)
+                           RandomSlice2D, TakeSlice2D, crop_or_pad,
+                           require_whole_grid)
 from .mri_intensity import PercentileNormalize
-from .mri_loading import LoadMRIStudy, load_nifti
+from .mri_loading import LoadMRIStudy, load_nifti, voxel_sizes
 from .mri_modalities import ArrangeModalities, SampleModalities
+from .mri_resample import ResampleToSpacing
 from .select import ModalitiesAsViews, SelectModality
 
 __all__ = [
@@ -21,5 +25,6 @@ __all__ = [
     'PercentileNormalize', 'ForegroundCrop', 'SampleModalities',
     'ArrangeModalities', 'PackMRIInputs', 'crop_or_pad',
     'RandomSlice2D', 'TakeSlice2D', 'CropPad',
-    'RandomPatch3D', 'CachedCompose'
+    'RandomPatch3D', 'CachedCompose', 'voxel_sizes', 'require_whole_grid',
+    'ResampleToSpacing', 'PlaceOnCanvas', 'RandomFlip3D'
 ]

@@ -1,8 +1,9 @@
 """Slices, patches and crops of MRI studies that keep the canvas position.
 
-Every transform here updates ``canvas_offset`` (the position, on the loaded
-RAS canvas, of the array's origin), so BrainMVP's modality templates can be
-cropped at the sample's position (docs/methods.md, "BrainMVP decision 1"). A 2D slice
+Every transform here updates ``canvas_offset`` (the position of the array's
+origin on the canvas: the loaded RAS grid, or the template canvas once
+``PlaceOnCanvas`` has run), so BrainMVP's modality templates can be cropped
+at the sample's position (docs/methods.md, "BrainMVP decision 1"). A 2D slice
 records ``slice_index`` (on the canvas) and ``canvas_axis``; its two array
 axes are the other two canvas axes, in order.
 """
@@ -14,8 +15,8 @@ from mmcv.transforms import BaseTransform
 from mics_mm.registry import TRANSFORMS
 
 __all__ = [
-    'crop_or_pad', 'ForegroundCrop', 'RandomSlice2D', 'TakeSlice2D',
-    'CropPad', 'RandomPatch3D'
+    'crop_or_pad', 'require_whole_grid', 'ForegroundCrop', 'RandomSlice2D',
+    'TakeSlice2D', 'CropPad', 'RandomPatch3D'
 ]
 
 
@@ -81,7 +82,12 @@ class ForegroundCrop(BaseTransform):
     """Crop to the bounding box of voxels > 0 in any channel.
 
     The box is grown by ``margin`` voxels on each side (within the volume).
-    A volume without foreground is left unchanged.
+    With ``symmetric`` it is then grown to be symmetric about the centre of
+    the array (the centre stays the box's centre), as BrainMVP's release
+    crops (its ``CenterCropForegroundd``: along an axis of length ``n``
+    with centre ``c = n / 2`` and foreground box ``[a, b)``, the crop is
+    ``[int(c - d), int(c + d))`` with ``d = max(|a - c|, |b - c|)``). A
+    volume without foreground is left unchanged.
 
     **Required Keys:**
 
@@ -96,10 +102,13 @@ class ForegroundCrop(BaseTransform):
 
     Args:
         margin (int): Voxels kept around the box. Defaults to 0.
+        symmetric (bool): Grow the box to be symmetric about the array
+            centre (the release). Defaults to False (tight box).
     """
 
-    def __init__(self, margin: int = 0) -> None:
+    def __init__(self, margin: int = 0, symmetric: bool = False) -> None:
         self.margin = int(margin)
+        self.symmetric = bool(symmetric)
 
     def transform(self, results: dict) -> dict:
         """Crop ``img`` (and ``gt_seg``) to the foreground."""
@@ -111,8 +120,14 @@ class ForegroundCrop(BaseTransform):
         for ax in range(fg.ndim):
             other = tuple(a for a in range(fg.ndim) if a != ax)
             idx = np.flatnonzero(fg.any(axis=other))
-            starts.append(max(int(idx[0]) - self.margin, 0))
-            stops.append(min(int(idx[-1]) + 1 + self.margin, fg.shape[ax]))
+            start = max(int(idx[0]) - self.margin, 0)
+            stop = min(int(idx[-1]) + 1 + self.margin, fg.shape[ax])
+            if self.symmetric:
+                centre = fg.shape[ax] / 2
+                half = max(abs(start - centre), abs(stop - centre))
+                start, stop = int(centre - half), int(centre + half)
+            starts.append(start)
+            stops.append(stop)
         box = tuple(slice(a, b) for a, b in zip(starts, stops))
         results['img'] = np.ascontiguousarray(img[(slice(None), ) + box])
         if results.get('gt_seg') is not None:
@@ -123,7 +138,8 @@ class ForegroundCrop(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(margin={self.margin})'
+        return (f'{self.__class__.__name__}(margin={self.margin}, '
+                f'symmetric={self.symmetric})')
 
 
 def _canvas_axes(results: dict, spatial_dims: int) -> Tuple[int, ...]:
@@ -387,3 +403,36 @@ class RandomPatch3D(CropPad):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, pad_value='
                 f'{self.pad_value})')
+
+
+def require_whole_grid(results: dict, owner: str) -> None:
+    """Raise unless ``img`` is still the whole loaded 3D grid.
+
+    Resampling and canvas placement define the grid that every later
+    position refers to; after a crop or a slice their positions would be
+    wrong without any error.
+
+    Args:
+        results (dict): With ``img`` and, from ``LoadMRIStudy``,
+            ``canvas_shape`` and ``canvas_offset``.
+        owner (str): Name used in the message.
+
+    Raises:
+        ValueError: ``img`` is not ``(C, X, Y, Z)``, or it was cropped,
+            padded or sliced already.
+    """
+    img = results['img']
+    if img.ndim != 4:
+        raise ValueError(
+            f'{owner}: needs a (C, X, Y, Z) volume, got shape {img.shape}; '
+            'put it before RandomSlice2D / TakeSlice2D in the pipeline.')
+    offset = tuple(int(o) for o in results.get('canvas_offset') or (0, ) * 3)
+    shape = results.get('canvas_shape')
+    if any(offset) or (shape is not None
+                       and tuple(int(s) for s in shape) != img.shape[1:]):
+        raise ValueError(
+            f'{owner}: the volume of study {results.get("case")!r} was '
+            f'already cropped or padded (canvas_offset {offset}, shape '
+            f'{img.shape[1:]} on a {shape} canvas); put {owner} right after '
+            'LoadMRIStudy / ResampleToSpacing, before any crop, patch or '
+            'slice.')

@@ -3,10 +3,13 @@
 Arrays are float32 numpy ``(C, X, Y, Z)`` with one channel per modality.
 ``canvas_offset`` is the position, on the loaded (RAS) canvas, of the
 current array's origin; it lets later code index a canvas-sized template
-at the sample's position (BrainMVP's modality templates).
+at the sample's position (BrainMVP's modality templates). The RAS
+``affine`` travels with the study so that ``ResampleToSpacing`` can bring
+it to a voxel size and ``PlaceOnCanvas`` onto the template canvas
+(docs/methods.md, "BrainMVP: data and pre-processing").
 """
 import warnings
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import nibabel as nib
 import numpy as np
@@ -14,14 +17,22 @@ from mmcv.transforms import BaseTransform
 
 from mics_mm.registry import TRANSFORMS
 
-__all__ = ['load_nifti', 'LoadMRIStudy']
+__all__ = ['voxel_sizes', 'load_nifti', 'LoadMRIStudy']
+
+
+def voxel_sizes(affine: np.ndarray) -> Tuple[float, float, float]:
+    """Voxel size in mm along each array axis of a 4x4 ``affine``."""
+    affine = np.asarray(affine, dtype=np.float64)
+    return tuple(float(v) for v in np.sqrt((affine[:3, :3]**2).sum(axis=0)))
 
 
 def load_nifti(path: str,
                reorient_ras: bool = True,
                nan_policy: str = 'zero',
                warned: Optional[set] = None,
-               owner: str = 'LoadMRIStudy') -> np.ndarray:
+               owner: str = 'LoadMRIStudy',
+               return_affine: bool = False
+               ) -> Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]:
     """Read one 3D NIfTI volume as float32 (see :class:`LoadMRIStudy`).
 
     A trailing singleton 4th dimension is squeezed; other 4D files raise.
@@ -36,9 +47,12 @@ def load_nifti(path: str,
         nan_policy (str): ``'zero'`` or ``'error'``. Defaults to 'zero'.
         warned (set, optional): Files already warned about.
         owner (str): Name used in messages. Defaults to 'LoadMRIStudy'.
+        return_affine (bool): Also return the 4x4 voxel-to-world affine of
+            the (reoriented) volume. Defaults to False.
 
     Returns:
-        np.ndarray: ``(X, Y, Z)`` float32.
+        np.ndarray | tuple: ``(X, Y, Z)`` float32, and with
+        ``return_affine`` the float64 affine as well.
 
     Raises:
         OSError: The file cannot be read (names it).
@@ -77,6 +91,8 @@ def load_nifti(path: str,
             if warned is not None:
                 warned.add(path)
         data = np.where(bad, np.float32(0), data)
+    if return_affine:
+        return data, np.asarray(img.affine, dtype=np.float64)
     return data
 
 
@@ -88,10 +104,12 @@ class LoadMRIStudy(BaseTransform):
     documented repair; a real 4D series raises), and, with
     ``reorient_ras``, the volume is turned to the closest RAS orientation
     (:func:`nibabel.as_closest_canonical`, axis flips / permutations only,
-    no resampling). All modalities (and the label) must then share one 3D
-    shape, else a ``ValueError`` names both files and shapes. An unreadable
-    file raises ``OSError`` naming it. NaN / inf voxels are replaced by 0
-    with a warning (once per file) when ``nan_policy='zero'``, or raise a
+    no resampling: ``ResampleToSpacing`` does that). All modalities (and
+    the label) must lie on one grid: the same 3D shape and the same voxel
+    size (within ``spacing_tol`` mm), else a ``ValueError`` names both
+    files; co-register such a study first. An unreadable file raises
+    ``OSError`` naming it. NaN / inf voxels are replaced by 0 with a
+    warning (once per file) when ``nan_policy='zero'``, or raise a
     ``ValueError`` when ``nan_policy='error'``.
 
     **Required Keys:**
@@ -107,6 +125,9 @@ class LoadMRIStudy(BaseTransform):
       ``modalities`` order.
     - modalities (tuple[str])
     - gt_seg (np.ndarray): ``(X, Y, Z)`` int64, only if a label exists.
+    - affine (np.ndarray): 4x4 float64 voxel-to-world (mm) affine of the
+      (reoriented) grid, that of the first modality.
+    - spacing (tuple[float, float, float]): voxel size in mm.
     - canvas_shape (tuple[int, int, int]): ``(X, Y, Z)``.
     - canvas_offset (tuple[int, int, int]): ``(0, 0, 0)``.
 
@@ -117,11 +138,14 @@ class LoadMRIStudy(BaseTransform):
             ``{0: 0, 1: 1, 2: 2, 4: 3}`` for BraTS 2018-2021 (whose
             enhancing tumour is 4). A label value not in the map raises,
             naming the file. Defaults to None (labels as stored).
+        spacing_tol (float): Largest voxel-size difference in mm between
+            the files of one study. Defaults to 1e-3.
     """
 
     def __init__(self, reorient_ras: bool = True,
                  nan_policy: str = 'zero',
-                 label_map: Optional[dict] = None) -> None:
+                 label_map: Optional[dict] = None,
+                 spacing_tol: float = 1e-3) -> None:
         if nan_policy not in ('zero', 'error'):
             raise ValueError("LoadMRIStudy: nan_policy must be 'zero' or "
                              f"'error', got {nan_policy!r}")
@@ -129,11 +153,31 @@ class LoadMRIStudy(BaseTransform):
         self.nan_policy = nan_policy
         self.label_map = {int(k): int(v)
                           for k, v in label_map.items()} if label_map else None
+        self.spacing_tol = float(spacing_tol)
         self._warned = set()
 
-    def _load(self, path: str) -> np.ndarray:
+    def _load(self, path: str) -> Tuple[np.ndarray, np.ndarray]:
         return load_nifti(path, self.reorient_ras, self.nan_policy,
-                          self._warned)
+                          self._warned, return_affine=True)
+
+    def _check_grid(self, first: tuple, path: str, vol: np.ndarray,
+                    affine: np.ndarray, what: str) -> None:
+        """Raise unless ``vol`` lies on the grid of the first modality."""
+        ref_path, ref_shape, ref_affine = first
+        if vol.shape != ref_shape:
+            raise ValueError(
+                f'LoadMRIStudy: {ref_path!r} has shape {ref_shape} but '
+                f'{what} {path!r} has shape {vol.shape} after reorientation; '
+                'co-register (resample) the study so that all its files '
+                'share one grid.')
+        ref, got = voxel_sizes(ref_affine), voxel_sizes(affine)
+        if np.abs(np.subtract(ref, got)).max() > self.spacing_tol:
+            raise ValueError(
+                f'LoadMRIStudy: {ref_path!r} has voxel size '
+                f'{tuple(round(v, 4) for v in ref)} mm but {what} {path!r} '
+                f'has {tuple(round(v, 4) for v in got)} mm (same shape '
+                f'{vol.shape}); co-register (resample) the study so that '
+                'all its files share one grid.')
 
     def _map_labels(self, seg: np.ndarray, path: str) -> np.ndarray:
         values = np.unique(seg)
@@ -154,8 +198,8 @@ class LoadMRIStudy(BaseTransform):
             results (dict): With ``img_path`` (and ``seg_path``).
 
         Returns:
-            dict: With ``img``, ``modalities``, ``canvas_shape``,
-            ``canvas_offset`` (and ``gt_seg``).
+            dict: With ``img``, ``modalities``, ``affine``, ``spacing``,
+            ``canvas_shape``, ``canvas_offset`` (and ``gt_seg``).
         """
         paths = results['img_path']
         if not isinstance(paths, dict) or not paths:
@@ -165,29 +209,24 @@ class LoadMRIStudy(BaseTransform):
         vols, first = [], None
         for mod in mods:
             path = paths[mod]
-            vol = self._load(path)
+            vol, affine = self._load(path)
             if first is None:
-                first = (path, vol.shape)
-            elif vol.shape != first[1]:
-                raise ValueError(
-                    f'LoadMRIStudy: {first[0]!r} has shape {first[1]} '
-                    f'but {path!r} has shape {vol.shape} after '
-                    'reorientation; co-register (resample) the study first.')
+                first = (path, vol.shape, affine)
+            else:
+                self._check_grid(first, path, vol, affine, 'modality file')
             vols.append(vol)
         results['img'] = np.ascontiguousarray(np.stack(vols, axis=0))
         results['modalities'] = mods
         seg_path = results.get('seg_path')
         if seg_path:
-            seg = self._load(seg_path)
-            if seg.shape != first[1]:
-                raise ValueError(
-                    f'LoadMRIStudy: {first[0]!r} has shape {first[1]} '
-                    f'but label {seg_path!r} has shape {seg.shape}; '
-                    'co-register the label with the images.')
+            seg, affine = self._load(seg_path)
+            self._check_grid(first, seg_path, seg, affine, 'label')
             seg = np.rint(seg).astype(np.int64)
             if self.label_map is not None:
                 seg = self._map_labels(seg, seg_path)
             results['gt_seg'] = seg
+        results['affine'] = first[2]
+        results['spacing'] = voxel_sizes(first[2])
         results['canvas_shape'] = tuple(int(s) for s in first[1])
         results['canvas_offset'] = (0, 0, 0)
         return results
@@ -195,4 +234,4 @@ class LoadMRIStudy(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(reorient_ras={self.reorient_ras}'
                 f', nan_policy={self.nan_policy!r}, label_map='
-                f'{self.label_map})')
+                f'{self.label_map}, spacing_tol={self.spacing_tol})')

@@ -113,15 +113,17 @@ class BrainMVPModalityTemplates(BaseModule):
         num_modalities (int): Number of templates (the modality vocabulary:
             8 for flair, t1, t1c, t2, mra, pd, dwi, adc).
         canvas (Sequence[int]): Canvas shape. Defaults to (240, 240, 155).
-        init_std (float): Std of the random initialisation. Defaults to
-            0.02.
+        init_std (float): Std of a random normal initialisation; 0 starts
+            every template at zero, as the release does (its authors found
+            that zero-initialised templates learn faster and look like
+            brains sooner). Defaults to 0.
         init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self,
                  num_modalities: int = 8,
                  canvas: Sequence[int] = (240, 240, 155),
-                 init_std: float = 0.02,
+                 init_std: float = 0.0,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.canvas = tuple(int(c) for c in canvas)
@@ -131,7 +133,10 @@ class BrainMVPModalityTemplates(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
-        nn.init.normal_(self.templates, std=self.init_std)
+        if self.init_std > 0:
+            nn.init.normal_(self.templates, std=self.init_std)
+        else:
+            nn.init.zeros_(self.templates)
 
     def normalized(self) -> torch.Tensor:
         """Every template min-max normalised to [0, 1] (differentiable)."""
