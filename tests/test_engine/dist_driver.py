@@ -16,12 +16,36 @@ import sys
 import torch
 
 import mics_mm  # noqa: F401
+from mics_mm.models.selfsup.brainmvp import BrainMVP
+from mmpretrain.models.selfsup.mae import MAEViT
 # run as a script: its folder (tests/test_engine) is first on sys.path
 import reliability_helpers as rh
 from mics_mm.engine.runner import finish_distributed
 
 
+MASKS = []
+
+
+def _record_masks() -> None:
+    """Keep every random mask the models draw (BrainMVP's block masks,
+    MAEViT's token masks), in drawing order."""
+    draw_blocks, draw_tokens = BrainMVP._masks, MAEViT.random_masking
+
+    def blocks(self, *args, **kwargs):
+        mask = draw_blocks(self, *args, **kwargs)
+        MASKS.append(mask.detach().cpu().clone())
+        return mask
+
+    def tokens(self, *args, **kwargs):
+        out = draw_tokens(self, *args, **kwargs)
+        MASKS.append(out[1].detach().cpu().clone())
+        return out
+
+    BrainMVP._masks, MAEViT.random_masking = blocks, tokens
+
+
 def main() -> None:
+    _record_masks()
     out, kvasir = sys.argv[1:3]
     rank = int(os.environ['RANK'])
     cfg = rh.equivalence_config_paths(out)
@@ -32,14 +56,22 @@ def main() -> None:
                             ['train_cfg.max_epochs=1'], []),
         'finetune': (str(rh.FINETUNE), rh.finetune_options(kvasir),
                      ['--no-validate']),
+        # the configs' own seeding: every rank its own masks ...
+        'mics_masked': (cfg['mics_masked'], ['train_cfg.max_epochs=1'], []),
+        # ... and the control: one seed for all ranks, identical masks
+        'brainmvp_same_seed': (cfg['brainmvp_masked'], [
+            'train_cfg.max_epochs=1', 'randomness.diff_rank_seed=False'
+        ], []),
     }
     for name, (config, options, extra) in runs.items():
+        MASKS.clear()
         result = rh.train_and_record(
             config,
             osp.join(out, f'work_{name}'),
             ['train_dataloader.batch_size=4', *options],
             launcher='pytorch',
             extra_args=extra)
+        result['masks'] = list(MASKS)
         torch.save(result, osp.join(out, f'{name}_rank{rank}.pt'))
     finish_distributed()
 

@@ -151,17 +151,19 @@ def write_config(path: str, base, body: str) -> str:
     return str(path)
 
 
-def mics_equivalence_config(path: str, data: str) -> str:
+def mics_equivalence_config(path: str, data: str, recon: bool = False) -> str:
     """MICS, ViT-tiny (LayerNorm only) at 32 px, consistency + aligned
     losses, a deterministic pipeline (no random crop / flip / jitter) and
-    no reconstruction (its random masks are drawn per process)."""
+    no reconstruction (its random masks are drawn per process), unless
+    ``recon``."""
+    no_recon = ('recon_neck=dict(num_patches=16)'
+                if recon else 'recon_head=None, recon_neck=None')
     return write_config(
         path, MICS_VIT, f'''
 model = dict(
     backbone=dict(img_size=32),
     head=dict(queue_size=64),
-    recon_head=None,
-    recon_neck=None)
+    {no_recon})
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
@@ -219,7 +221,7 @@ default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
 def equivalence_config_paths(out: str) -> Dict[str, str]:
     return {
         name: osp.join(out, f'{name}_cfg.py')
-        for name in ('mics', 'brainmvp', 'brainmvp_masked')
+        for name in ('mics', 'mics_masked', 'brainmvp', 'brainmvp_masked')
     }
 
 
@@ -228,6 +230,7 @@ def write_equivalence_configs(out: str, kvasir: str,
     """The derived configs of the equivalence runs, written to ``out``."""
     paths = equivalence_config_paths(out)
     mics_equivalence_config(paths['mics'], kvasir)
+    mics_equivalence_config(paths['mics_masked'], kvasir, recon=True)
     brainmvp_config(paths['brainmvp'], mri, 0.0)
     brainmvp_config(paths['brainmvp_masked'], mri, 0.8)
     return paths

@@ -32,6 +32,9 @@ One ``torchrun`` launch (``dist_driver.py``) runs, with a per-rank batch of
   fine-tuned classifier (ResNet-18 with BN, so its running statistics are
   per rank) the distribution-shift head's class mean / covariance / count
   are identical and count every sample of both ranks.
+- **Masks per rank**: the masked runs record every mask the models draw;
+  with the configs' ``diff_rank_seed=True`` the two ranks' masks differ at
+  every step, and with one seed for all ranks (the control) they coincide.
 """
 import os
 import os.path as osp
@@ -83,7 +86,8 @@ def two_process_runs(tmp_path_factory):
             torch.load(out / f'{name}_rank{r}.pt', weights_only=False)
             for r in range(2)
         ]
-        for name in ('mics', 'brainmvp', 'brainmvp_masked', 'finetune')
+        for name in ('mics', 'brainmvp', 'brainmvp_masked', 'finetune',
+                     'mics_masked', 'brainmvp_same_seed')
     }
     return dict(out=out, kvasir=kvasir, configs=configs, ranks=ranks,
                 log=proc.stdout + proc.stderr)
@@ -165,3 +169,26 @@ def test_dist_shift_statistics_identical_on_every_rank(two_process_runs):
     params = [k for k in a if 'running_' not in k and 'num_batches' not in k]
     for key in params:  # DDP keeps the weights equal as well
         assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize('name', ['mics_masked', 'brainmvp_masked'])
+def test_every_rank_draws_its_own_masks(two_process_runs, name):
+    """The configs' ``randomness.diff_rank_seed=True``: at every step each
+    rank masks other positions (MICS: MAEViT's token masks; BrainMVP: its
+    block masks), as the releases seed each rank differently."""
+    ranks = two_process_runs['ranks'][name]
+    a, b = ranks[0]['masks'], ranks[1]['masks']
+    assert len(a) == len(b) > 0
+    for step, (ma, mb) in enumerate(zip(a, b)):
+        assert ma.shape == mb.shape and ma.sum() == mb.sum() > 0, step
+        assert not torch.equal(ma, mb), step
+
+
+def test_one_seed_for_all_ranks_repeats_the_masks(two_process_runs):
+    """The control: with ``diff_rank_seed=False`` the same run draws the
+    same masks on both ranks (what every config did before)."""
+    ranks = two_process_runs['ranks']['brainmvp_same_seed']
+    a, b = ranks[0]['masks'], ranks[1]['masks']
+    assert len(a) == len(b) > 0
+    for ma, mb in zip(a, b):
+        assert torch.equal(ma, mb)
