@@ -1,7 +1,7 @@
 """Helpers that the command-line tools share: config loading and edits
 (:mod:`.cli`, :mod:`.amp`), reading a work dir (:mod:`.run_files`), the
-demo steps (:mod:`.demo`) and the analysis tools' inputs and outputs
-(:mod:`.analysis`).
+demo steps (:mod:`.demo`), the analysis tools' inputs and outputs
+(:mod:`.analysis`) and the recipe a config gives (:mod:`.recipe`).
 
 Tools import these from the package; no tool imports another tool.
 """
@@ -13,6 +13,7 @@ from .analysis import (DEFAULT_MODALITIES, DEFAULT_SPLIT, build_split,
                        spread_over_classes, to_rgb_image)
 from .cli import LAUNCHERS, add_common_args, load_config
 from .demo import run_step, summarise_losses
+from .recipe import RECIPE_THRESHOLDS, format_recipe, recipe_report
 from .run_files import (SCALARS, find_scalars, last_checkpoint, list_runs,
                         load_scalars, read_train_scalars)
 
@@ -28,6 +29,8 @@ __all__ = [
     'LAUNCHERS', 'add_common_args', 'load_config',
     # demo
     'run_step', 'summarise_losses',
+    # recipe
+    'RECIPE_THRESHOLDS', 'format_recipe', 'recipe_report',
     # run_files
     'SCALARS', 'find_scalars', 'last_checkpoint', 'list_runs', 'load_scalars',
     'read_train_scalars',
