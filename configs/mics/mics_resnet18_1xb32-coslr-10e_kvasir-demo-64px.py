@@ -19,10 +19,15 @@ model = dict(
     head=dict(feat_dim=128),
     recon_neck=dict(in_channels=512),
     recon_head=dict(patch_size=16),
-    discriminator=dict(in_channels=512, embed_dims=64, depth=2, num_heads=2))
+    # The small discriminator, narrowed further for CPUs (the release's
+    # size, arch='release', makes a demo step several times slower).
+    discriminator=dict(
+        in_channels=512, arch='small', embed_dims=64, depth=2, num_heads=2))
 
 optim_wrapper = dict(generator=dict(optimizer=dict(lr=1e-3)))
-param_scheduler = [
+# The encoder's schedule; the discriminator keeps its constant lr (the
+# base schedule's empty `discriminator` list).
+param_scheduler = dict(generator=[
     dict(
         type='LinearLR',
         start_factor=0.1,
@@ -37,7 +42,7 @@ param_scheduler = [
         begin=1,
         end=max_epochs,
         convert_to_iter_based=True),
-]
+])
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(interval=1), checkpoint=dict(interval=5, max_keep_ckpts=2))

@@ -86,13 +86,20 @@ def epoch_schedule(cfg: Config, epochs: int) -> None:
 
     A scheduler ending after ``epochs``, and every cosine / poly scheduler,
     ends at ``epochs``; one beginning at or after ``epochs`` begins at
-    ``epochs - 1``; ``T_max`` is dropped (mmengine derives it).
+    ``epochs - 1``; ``T_max`` is dropped (mmengine derives it). A
+    ``param_scheduler`` given per optimizer wrapper (a dict of lists, as
+    MICS' ``generator`` / ``discriminator``) has each list edited.
 
     Args:
         cfg (Config): The config, with ``param_scheduler``.
         epochs (int): Training epochs.
     """
-    for sched in cfg.param_scheduler:
+    scheds = cfg.param_scheduler
+    if isinstance(scheds, dict) and 'type' not in scheds:
+        scheds = [s for part in scheds.values() for s in part]
+    elif isinstance(scheds, dict):
+        scheds = [scheds]
+    for sched in scheds:
         if sched.get('end', 0) > epochs or sched.get('type') in (
                 'CosineAnnealingLR', 'PolyLR'):
             sched['end'] = epochs

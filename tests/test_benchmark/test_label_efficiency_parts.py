@@ -192,6 +192,33 @@ def test_epoch_schedule_cut_to_the_epochs():
     assert (step['begin'], step['end']) == (0, 2)  # ends in time: kept
 
 
+def test_epoch_schedule_per_optimizer_lists():
+    """MICS gives one list per optimizer wrapper; each is cut, and the
+    discriminator's empty list (constant lr) stays empty."""
+    cfg = Config(dict(param_scheduler=dict(
+        generator=[dict(type='LinearLR', begin=0, end=1),
+                   dict(type='CosineAnnealingLR', begin=1, end=100)],
+        discriminator=[])))
+    epoch_schedule(cfg, 3)
+    linear, cosine = cfg.param_scheduler.generator
+    assert (linear['begin'], linear['end']) == (0, 1)
+    assert (cosine['begin'], cosine['end']) == (1, 3)
+    assert cfg.param_scheduler.discriminator == []
+    single = Config(dict(param_scheduler=dict(
+        type='CosineAnnealingLR', begin=0, end=100)))
+    epoch_schedule(single, 3)
+    assert single.param_scheduler['end'] == 3
+
+
+def test_pretrain_cfg_mics_keeps_discriminator_constant():
+    path = TASKS['kvasir']['pretrain']['mics']['resnet18']
+    cfg = pretrain_cfg(path, '/data/k', task='kvasir', epochs=3, batch=8,
+                       workers=0, root=ROOT)
+    assert set(cfg.param_scheduler) == {'generator', 'discriminator'}
+    assert all(s['end'] <= 3 for s in cfg.param_scheduler.generator)
+    assert cfg.param_scheduler.discriminator == []
+
+
 def test_set_loader_looks_through_repeat_and_refuses_semi_supervised():
     cfg = Config(dict(train_dataloader=dict(
         batch_size=32, num_workers=8, persistent_workers=True,

@@ -14,8 +14,11 @@ import os.path as osp
 import sys
 
 import torch
+from mmengine.config import Config
 
 import mics_mm  # noqa: F401
+from mics_mm.engine.wrappers.distributed import \
+    MultiForwardDistributedDataParallel
 from mics_mm.models.selfsup.brainmvp import BrainMVP
 from mmpretrain.models.selfsup.mae import MAEViT
 # run as a script: its folder (tests/test_engine) is first on sys.path
@@ -24,6 +27,7 @@ from mics_mm.engine.runner import finish_distributed
 
 
 MASKS = []
+WRAPPERS = []
 
 
 def _record_masks() -> None:
@@ -44,8 +48,20 @@ def _record_masks() -> None:
     BrainMVP._masks, MAEViT.random_masking = blocks, tokens
 
 
+def _record_wrappers() -> None:
+    """Keep each built DDP wrapper's ``broadcast_buffers``."""
+    init = MultiForwardDistributedDataParallel.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        WRAPPERS.append(bool(self.broadcast_buffers))
+
+    MultiForwardDistributedDataParallel.__init__ = record
+
+
 def main() -> None:
     _record_masks()
+    _record_wrappers()
     out, kvasir = sys.argv[1:3]
     rank = int(os.environ['RANK'])
     cfg = rh.equivalence_config_paths(out)
@@ -65,6 +81,7 @@ def main() -> None:
     }
     for name, (config, options, extra) in runs.items():
         MASKS.clear()
+        WRAPPERS.clear()
         result = rh.train_and_record(
             config,
             osp.join(out, f'work_{name}'),
@@ -72,6 +89,12 @@ def main() -> None:
             launcher='pytorch',
             extra_args=extra)
         result['masks'] = list(MASKS)
+        # what the config chain asks for (CPU runs force False whatever
+        # it says) and what the built wrapper does
+        wrapper_cfg = Config.fromfile(config).get('model_wrapper_cfg') or {}
+        result['config_broadcast_buffers'] = wrapper_cfg.get(
+            'broadcast_buffers', True)
+        result['wrapper_broadcast_buffers'] = list(WRAPPERS)
         torch.save(result, osp.join(out, f'{name}_rank{rank}.pt'))
     finish_distributed()
 

@@ -148,6 +148,16 @@ def test_mics_state_identical_on_every_rank(two_process_runs):
     _assert_ranks_identical(ranks)
 
 
+@pytest.mark.parametrize('name', ['mics', 'mics_masked'])
+def test_mics_ddp_broadcasts_no_buffers(two_process_runs, name):
+    """The MICS configs ask DDP for no buffer broadcast (the heads keep
+    the queue identical on every rank, which the test above checks), and
+    the wrapper built for the run has it off."""
+    for rank in two_process_runs['ranks'][name]:
+        assert rank['config_broadcast_buffers'] is False
+        assert rank['wrapper_broadcast_buffers'] == [False]
+
+
 def test_brainmvp_templates_identical_on_every_rank(two_process_runs):
     ranks = two_process_runs['ranks']['brainmvp_masked']
     # Masking on: the templates were trained. (Same initialisation as the

@@ -35,6 +35,7 @@ def tiny_resnet_mics(**kwargs):
                 type='PixelReconstructionLoss', criterion='L2', channel=3)),
         discriminator=dict(
             type='MICSL2AttnDiscriminator',
+            arch='small',
             in_channels=128,
             embed_dims=32,
             depth=1,
@@ -71,6 +72,7 @@ def tiny_vit_mics(**kwargs):
             loss=dict(type='PixelReconstructionLoss', criterion='L2')),
         discriminator=dict(
             type='MICSL2AttnDiscriminator',
+            arch='small',
             in_channels=32,
             embed_dims=16,
             depth=1,

@@ -21,5 +21,7 @@ model = dict(
         type='SimMIMHead',
         patch_size=32,
         loss=dict(type='PixelReconstructionLoss', criterion='L2', channel=3)),
+    # 7 x 7 tokens at 224 px; the position embedding's default 576 rows
+    # cover inputs up to 768 px.
     discriminator=dict(in_channels=2048),
     consistency_from_masked=True)

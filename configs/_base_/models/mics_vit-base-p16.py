@@ -23,4 +23,6 @@ model = dict(
         norm_pix=True,
         patch_size=16,
         loss=dict(type='PixelReconstructionLoss', criterion='L2')),
-    discriminator=dict(in_channels=768))
+    # The discriminator sees the full pass's 577 tokens (the [CLS] token
+    # and 24 x 24 patches), each at its own row of the position embedding.
+    discriminator=dict(in_channels=768, num_tokens=(384 // 16)**2 + 1))

@@ -1,6 +1,7 @@
 # MICS optimisation (docs/methods.md, "MICS"): AdamW lr 1e-4, wd 0.02, warm-up then
 # cosine to 1e-5 for the encoder; Adam lr 2e-3, betas (0.5, 0.999) for the
-# discriminator of the aligned loss, in its own optimizer wrapper.
+# discriminator of the aligned loss, in its own optimizer wrapper, at a
+# constant lr as in the release (no scheduler for its optimizer).
 # The 100-epoch length is this project's choice (not given by the paper).
 optim_wrapper = dict(
     constructor='PartwiseOptimWrapperConstructor',
@@ -19,22 +20,28 @@ optim_wrapper = dict(
         type='OptimWrapper',
         optimizer=dict(type='Adam', lr=2e-3, betas=(0.5, 0.999))))
 
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=0.1,
-        by_epoch=True,
-        begin=0,
-        end=1,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=1e-5,
-        by_epoch=True,
-        begin=1,
-        end=100,
-        convert_to_iter_based=True),
-]
+# One scheduler list per optimizer wrapper (mmengine applies a plain list
+# to every optimizer of an OptimWrapperDict): the encoder warms up and
+# decays; the discriminator's list is empty, so its lr stays at 2e-3.
+# Edit with --cfg-options param_scheduler.generator.1.end=30.
+param_scheduler = dict(
+    generator=[
+        dict(
+            type='LinearLR',
+            start_factor=0.1,
+            by_epoch=True,
+            begin=0,
+            end=1,
+            convert_to_iter_based=True),
+        dict(
+            type='CosineAnnealingLR',
+            eta_min=1e-5,
+            by_epoch=True,
+            begin=1,
+            end=100,
+            convert_to_iter_based=True),
+    ],
+    discriminator=[])
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
 auto_scale_lr = dict(base_batch_size=256)
@@ -46,6 +53,13 @@ custom_hooks = [
     dict(type='RandomStateHook'),
 ]
 # Both forwards of a step (encoder, then discriminator) run through DDP;
-# the discriminator's forward leaves the encoder unused.
+# the discriminator's forward leaves the encoder unused. No buffer
+# broadcast: the heads keep the queue (2 x 65,536 x 256 floats, 128 MiB)
+# and its pointer identical on every rank (keys gathered over ranks), so
+# DDP's default would send them from rank 0 at both forwards of every step
+# for nothing. BatchNorm running statistics (ResNet) are then each rank's
+# own; the checkpoint, and so every evaluation, holds rank 0's.
 model_wrapper_cfg = dict(
-    type='MultiForwardDistributedDataParallel', find_unused_parameters=True)
+    type='MultiForwardDistributedDataParallel',
+    find_unused_parameters=True,
+    broadcast_buffers=False)

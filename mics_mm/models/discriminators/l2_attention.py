@@ -1,5 +1,6 @@
 """Transformer discriminator with L2-distance attention (MICS aligned loss)."""
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -97,44 +98,104 @@ class MICSL2AttnDiscriminator(BaseModule):
     """Modality discriminator over an encoder's tokens.
 
     The released MICS discriminator is a 6-block transformer with
-    L2-distance attention and spectral scaling (docs/methods.md, "MICS decision 13"). It
-    receives a ``(N, L, C)`` token sequence (ViT tokens, or a CNN feature map
-    flattened to ``H * W`` tokens), projects it to ``embed_dims``, prepends a
-    learnable class token, runs the blocks and predicts one logit per
-    modality from the class token. Tokens carry no position embedding: the
-    decision is about the modality's appearance, not where it is.
+    L2-distance attention and spectral scaling (docs/methods.md, "MICS
+    decision 13"). This one receives a ``(N, L, C)`` token sequence (ViT
+    tokens, or a CNN feature map flattened to ``H * W`` tokens), projects it
+    to ``embed_dims``, prepends a learnable class token, optionally adds a
+    learned position embedding, runs the blocks and predicts one logit per
+    modality from the class token.
+
+    Two sizes (``arch``), each setting ``embed_dims``, ``depth``,
+    ``num_heads``, ``mlp_ratio`` and ``pos_embed``; an argument given
+    explicitly overrides the arch's value:
+
+    - ``'release'`` (default): the released network's size, width 768, 6
+      blocks, 6 heads, MLP ratio 4 and a learned position embedding (the
+      release's ``Discriminator`` in ``pretrain/models/ViT_Disc.py``).
+    - ``'small'``: width 256, 6 blocks, 4 heads, MLP ratio 2, no position
+      embedding (this project's earlier default; the CPU demo configs use
+      it with fewer, narrower blocks).
+
+    The position embedding is, as in the release, one learned table of
+    ``num_tokens + 1`` rows (class token first) whose first ``L + 1`` rows
+    are added to a sequence of ``L`` tokens: positions are sequence
+    indices, so a shorter sequence uses a prefix of the table and a longer
+    one than ``num_tokens`` is an error (raise ``num_tokens``). The release
+    draws the table and the class token from N(0, 1); here both start at
+    N(0, 0.02^2), the usual ViT initialisation.
 
     Args:
         in_channels (int): Channel dimension of the incoming tokens.
         num_modalities (int): Number of output logits. Defaults to 2.
-        embed_dims (int): Width of the transformer. Defaults to 256.
-        depth (int): Number of blocks. Defaults to 6.
-        num_heads (int): Attention heads. Defaults to 4.
-        mlp_ratio (float): Hidden width of the MLPs. Defaults to 2.
+        arch (str): ``'release'`` or ``'small'``. Defaults to ``'release'``.
+        embed_dims (int, optional): Width of the transformer (release 768,
+            small 256).
+        depth (int, optional): Number of blocks (both archs 6).
+        num_heads (int, optional): Attention heads (release 6, small 4).
+        mlp_ratio (float, optional): Hidden width of the MLPs (release 4,
+            small 2).
+        pos_embed (bool, optional): Add a learned position embedding
+            (release True, small False).
+        num_tokens (int): The most tokens a sequence may have when
+            ``pos_embed`` is on. Defaults to 576 (the release's table has
+            577 rows: its class token and the 24 x 24 patches of ViT-B/16
+            at 384 px).
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
+
+    arch_zoo = {
+        'release':
+        dict(embed_dims=768, depth=6, num_heads=6, mlp_ratio=4.,
+             pos_embed=True),
+        'small':
+        dict(embed_dims=256, depth=6, num_heads=4, mlp_ratio=2.,
+             pos_embed=False),
+    }
 
     def __init__(self,
                  in_channels: int,
                  num_modalities: int = 2,
-                 embed_dims: int = 256,
-                 depth: int = 6,
-                 num_heads: int = 4,
-                 mlp_ratio: float = 2.,
+                 arch: str = 'release',
+                 embed_dims: Optional[int] = None,
+                 depth: Optional[int] = None,
+                 num_heads: Optional[int] = None,
+                 mlp_ratio: Optional[float] = None,
+                 pos_embed: Optional[bool] = None,
+                 num_tokens: int = 576,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.in_proj = SpectralScaledLinear(in_channels, embed_dims)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        if arch not in self.arch_zoo:
+            raise ValueError(f'MICSL2AttnDiscriminator: arch={arch!r} is '
+                             f'not one of {sorted(self.arch_zoo)}.')
+        given = dict(embed_dims=embed_dims, depth=depth, num_heads=num_heads,
+                     mlp_ratio=mlp_ratio, pos_embed=pos_embed)
+        settings = {
+            k: self.arch_zoo[arch][k] if v is None else v
+            for k, v in given.items()
+        }
+        self.arch = arch
+        self.embed_dims = dims = settings['embed_dims']
+        self.num_tokens = num_tokens
+        self.in_proj = SpectralScaledLinear(in_channels, dims)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dims))
+        if settings['pos_embed']:
+            self.pos_embed = nn.Parameter(torch.zeros(1, num_tokens + 1,
+                                                      dims))
+        else:
+            self.pos_embed = None
         self.blocks = nn.ModuleList([
-            L2AttentionBlock(embed_dims, num_heads, mlp_ratio)
-            for _ in range(depth)
+            L2AttentionBlock(dims, settings['num_heads'],
+                             settings['mlp_ratio'])
+            for _ in range(settings['depth'])
         ])
-        self.norm = nn.LayerNorm(embed_dims)
-        self.fc = nn.Linear(embed_dims, num_modalities)
+        self.norm = nn.LayerNorm(dims)
+        self.fc = nn.Linear(dims, num_modalities)
 
     def init_weights(self) -> None:
         super().init_weights()
         nn.init.normal_(self.cls_token, std=0.02)
+        if self.pos_embed is not None:
+            nn.init.normal_(self.pos_embed, std=0.02)
         for m in self.modules():
             if isinstance(m, SpectralScaledLinear):
                 nn.init.xavier_uniform_(m.weight)
@@ -146,6 +207,15 @@ class MICSL2AttnDiscriminator(BaseModule):
         """Return ``(N, num_modalities)`` logits for ``(N, L, C)`` tokens."""
         x = self.in_proj(tokens)
         x = torch.cat([self.cls_token.expand(x.size(0), -1, -1), x], dim=1)
+        if self.pos_embed is not None:
+            length = x.size(1) - 1
+            if length > self.num_tokens:
+                raise ValueError(
+                    f'MICSL2AttnDiscriminator: {length} tokens, but the '
+                    f'position embedding holds {self.num_tokens} '
+                    '(set model.discriminator.num_tokens to the number of '
+                    'tokens the encoder returns, or pos_embed=False).')
+            x = x + self.pos_embed[:, :x.size(1)]
         for block in self.blocks:
             x = block(x)
         return self.fc(self.norm(x[:, 0]))
