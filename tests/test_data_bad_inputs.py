@@ -280,6 +280,14 @@ def test_failed_runs_leave_an_existing_run_intact(corpus, tmp_path):
         ])
     assert "did you mean 'train_cfg.max_epochs'" in str(err.value)
 
+    with pytest.raises(SystemExit) as err:  # a list-style scheduler edit
+        train.main([
+            MICS_DEMO, *resume, '--cfg-options', 'param_scheduler.1.end=30'
+        ])
+    assert "param_scheduler.1: the schedulers are given per optimizer " \
+        "wrapper (discriminator, generator)" in str(err.value)
+    assert 'param_scheduler.generator.1' in str(err.value)
+
     with pytest.raises(ValueError) as err:  # bad data, found at build
         train.main([
             MICS_DEMO, *resume, '--cfg-options',

@@ -139,6 +139,29 @@ def _check_model_node(node, path: str, scope: str, errors: List[str]) -> None:
         _check_model_node(value, f'{path}.{key}', scope, errors)
 
 
+def _check_scheduler_names(cfg: Config, errors: List[str]) -> None:
+    """Keys of a per-optimizer ``param_scheduler`` dict must name
+    optimizer wrappers (the entries of ``optim_wrapper`` built by a
+    multi-optimizer constructor)."""
+    scheduler, optim = cfg.get('param_scheduler'), cfg.get('optim_wrapper')
+    if not isinstance(scheduler, dict) or 'type' in scheduler or \
+            not isinstance(optim, dict):
+        return
+    wrappers = {
+        k for k, v in optim.items() if isinstance(v, dict) and k not in (
+            'optimizer', 'paramwise_cfg', 'clip_grad')
+    }
+    example = 'generator' if 'generator' in wrappers else min(
+        wrappers, default='NAME')
+    for key in sorted(scheduler):
+        if key not in wrappers:
+            errors.append(
+                f"param_scheduler.{key}: the schedulers are given per "
+                f"optimizer wrapper ({', '.join(sorted(wrappers)) or 'none'})"
+                f" and '{key}' is none of them; edit e.g. "
+                f"param_scheduler.{example}.{key}... instead")
+
+
 def check_config_keys(cfg: Config,
                       file_keys: Optional[Set[str]] = None,
                       cfg_options: Optional[dict] = None,
@@ -157,7 +180,11 @@ def check_config_keys(cfg: Config,
       ``train_cfg.max_epochs=5``);
     - a key of a ``model`` node that the class named by its ``type`` does
       not take (``model.backbone.dpeth``), checked against the class
-      signature; mmengine would raise a ``TypeError`` only while building.
+      signature; mmengine would raise a ``TypeError`` only while building;
+    - a key of a per-optimizer ``param_scheduler`` dict (no ``type``; MICS:
+      ``generator`` / ``discriminator``) that names no optimizer wrapper of
+      ``optim_wrapper``: mmengine ignores it, so a list-style edit such as
+      ``param_scheduler.1.end=30`` would change nothing.
 
     Args:
         cfg (Config): The config after ``--cfg-options``.
@@ -194,6 +221,7 @@ def check_config_keys(cfg: Config,
     if isinstance(cfg.get('model'), dict):
         _check_model_node(cfg.model, 'model',
                           cfg.get('default_scope') or 'mics_mm', errors)
+    _check_scheduler_names(cfg, errors)
     if errors:
         where = f' in {config_file}' if config_file else ''
         raise UsageError(
