@@ -71,7 +71,8 @@ GENERAL = {
     'PartwiseOptimWrapperConstructor', 'PackMRISegInputs',
     'InflatedPretrained',
     'ResampleToSpacing', 'PlaceOnCanvas',
-    'UNETRDecoder3D', 'BraTSRegionHead', 'RandomFlip3D', 'BraTSMetric'
+    'UNETRDecoder3D', 'BraTSRegionHead', 'RandomFlip3D', 'BraTSMetric',
+    'SeededSampler'
 }
 
 

@@ -1,7 +1,9 @@
 """Helpers that the command-line tools share: config loading and edits
 (:mod:`.cli`, :mod:`.amp`), reading a work dir (:mod:`.run_files`), the
 demo steps (:mod:`.demo`), the analysis tools' inputs and outputs
-(:mod:`.analysis`) and the recipe a config gives (:mod:`.recipe`).
+(:mod:`.analysis`), the recipe a config gives (:mod:`.recipe`) and how
+BrainMVP's templates compare with the training data
+(:mod:`.template_report`).
 
 Tools import these from the package; no tool imports another tool.
 """
@@ -16,6 +18,9 @@ from .demo import run_step, summarise_losses
 from .recipe import RECIPE_THRESHOLDS, format_recipe, recipe_report
 from .run_files import (SCALARS, find_scalars, last_checkpoint, list_runs,
                         load_scalars, read_train_scalars)
+from .template_report import (format_report, mean_images_on_canvas,
+                              save_template_montage, template_correlations,
+                              template_report)
 
 __all__ = [
     # amp
@@ -34,4 +39,7 @@ __all__ = [
     # run_files
     'SCALARS', 'find_scalars', 'last_checkpoint', 'list_runs', 'load_scalars',
     'read_train_scalars',
+    # template_report
+    'format_report', 'mean_images_on_canvas', 'save_template_montage',
+    'template_correlations', 'template_report',
 ]

@@ -14,7 +14,20 @@ Groups (``--backbone``), each built from the project's demo configs:
 - ``vit-tiny`` (patch 8): MICS, SimCLR, MAE (both modalities, each image a
   sample of its own, so it sees as many images as the two-view methods);
 - ``mri-vit-tiny`` (patch 8, 4 MRI channels): BrainMVP 2D and MAE on
-  slices, reference MAE.
+  slices, reference MAE;
+- ``uniformer3d`` (``--arch tiny`` or ``s``, one-channel views of 4 MRI
+  modalities, 3D patches of ``--size``^3): the BrainMVP 3D step (the BraTS
+  config, its 240 x 240 x 155 templates, MD + CMR views, CL on) with its
+  configured optimizer (``brainmvp``: lazy AdamW on the templates) and with
+  dense AdamW (``brainmvp-dense``), against its own **floor** (``floor``,
+  the reference): the same encoder and decoder, forward and backward on the
+  same two one-channel views (the target and a second modality, unmasked,
+  one pass at batch 2N as the step does), the same loss weights and
+  optimizer type (AdamW), without masking, templates or CL. The ratio
+  brainmvp / floor is what masking, templates and CL cost. The group also
+  reports the templates' memory (parameters, gradient and AdamW's two
+  moments, bytes) and times the template update alone, dense vs lazy
+  AdamW, at ``--template-sizes``.
 
 Also measured: images per second (samples x images per sample / s), peak
 memory of a step (``--memory``: each method in a fresh process; CPU: peak
@@ -34,6 +47,9 @@ Examples (the figures in the README / docs/benchmarks.md come from these)::
         --size 64 --batch 16 --memory --out work_dirs/bench/vit-tiny.json
     python tools/benchmark/pretrain_speed.py --backbone mri-vit-tiny \
         --size 96 --batch 16 --memory --out work_dirs/bench/mri.json
+    python tools/benchmark/pretrain_speed.py --backbone uniformer3d \
+        --arch tiny --size 64 --batch 2 --memory \
+        --out work_dirs/bench/brainmvp3d.json
     python tools/benchmark/pretrain_speed.py --backbone resnet18 \
         --sweep-batch 8 16 32 --sweep-size 32 64 96 \
         --plot work_dirs/bench/resnet18_sweep.png \
@@ -73,12 +89,21 @@ GROUPS = {
         methods=('mics', 'simclr', 'mocov3', 'byol'), reference='simclr'),
     'vit-tiny': dict(methods=('mics', 'simclr', 'mae'), reference='simclr'),
     'mri-vit-tiny': dict(methods=('brainmvp', 'mae'), reference='mae'),
+    'uniformer3d': dict(
+        methods=('brainmvp', 'brainmvp-dense', 'floor'), reference='floor'),
 }
+#: the BrainMVP 3D config (its templates, optimizer and loss weights)
+BRAINMVP_3D = ('configs/brainmvp/'
+               'brainmvp_uniformer-s_8xb2-coslr-1500e_brats-96px.py')
+#: canvas origin of the 3D samples (a 96^3 patch fits the 240^2 x 155
+#: canvas there)
+CANVAS_OFFSET_3D = (72, 72, 30)
 #: target ratios of the issue: MICS vs SimCLR, BrainMVP 2D vs MAE
 TARGETS = {
     ('resnet18', 'mics'): 2.4,
     ('vit-tiny', 'mics'): 1.8,
     ('mri-vit-tiny', 'brainmvp'): 1.5,
+    ('uniformer3d', 'brainmvp'): 1.3,
 }
 # Which config each method runs with, and how many data images it reads
 # per sample: the label-efficiency benchmark's tables (mics_mm.benchmark),
@@ -100,6 +125,8 @@ def images_per_sample(backbone: str, method: str) -> int:
     (MAE takes each as a sample of its own); one stack of the sampled
     modalities on MRI (BrainMVP encodes it twice: compute, which the step
     time shows, not data)."""
+    if backbone == 'uniformer3d':
+        return 1  # one stack of sampled modalities per sample
     return _TASK[backbone]['images_per_sample'][method]
 
 
@@ -109,6 +136,16 @@ def parse_args(argv=None):
                         default='resnet18')
     parser.add_argument('--methods', nargs='+',
                         help='default: every method of the group')
+    parser.add_argument('--arch', choices=['tiny', 's'], default='tiny',
+                        help='UniFormer3D of the uniformer3d group')
+    parser.add_argument('--template-sizes', nargs='*', type=int,
+                        default=[32, 64],
+                        help='uniformer3d: patch sizes at which the template '
+                        'update alone is timed, dense vs lazy AdamW')
+    parser.add_argument(
+        '--clock', choices=sorted(CLOCK), default='wall',
+        help='wall time, or CPU time of the process (all threads): steadier '
+        'on a shared machine; CPU only')
     parser.add_argument('--size', type=int, default=64)
     parser.add_argument('--batch', type=int, default=16)
     parser.add_argument('--iters', type=int, default=3,
@@ -158,6 +195,8 @@ def parse_args(argv=None):
         args.methods.insert(0, group['reference'])
     if args.amp and args.device != 'cuda':
         parser.error('--amp needs --device cuda')
+    if args.clock == 'cpu' and args.device != 'cpu':
+        parser.error('--clock cpu times CPU runs only')
     return args
 
 
@@ -215,8 +254,70 @@ def model_cfg(args, method: str, size: int):
     return model, cfg.optim_wrapper
 
 
+def brainmvp_3d_cfg(arch: str):
+    """(model config, optimizer wrapper config) of the BrainMVP 3D config
+    with the UniFormer3D ``arch`` (``tiny``: the 3D demo config's sizes)."""
+    cfg = Config.fromfile(osp.join(ROOT, BRAINMVP_3D))
+    model = copy.deepcopy(cfg.model)
+    if arch == 'tiny':
+        model.backbone.arch = 'tiny'
+        model.neck.update(in_channels=128, hid_channels=256, out_channels=64)
+        # stride-4 stem: stride 32, five x2 transposed convolutions back
+        model.recon_neck.update(in_channels=128,
+                                channels=(64, 32, 16, 16, 16))
+    return model, copy.deepcopy(cfg.optim_wrapper)
+
+
+class Floor3D(torch.nn.Module):
+    """The BrainMVP 3D step without masking, templates or CL: its encoder
+    and decoder on two unmasked one-channel views (the target modality and
+    a second one) in one pass at batch 2N, the loss ``10 * MSE(view 1) +
+    MSE(view 2)`` against the target, as BrainMVP computes it."""
+
+    def __init__(self, brainmvp) -> None:
+        super().__init__()
+        self.backbone = brainmvp.backbone
+        self.recon_neck = brainmvp.recon_neck
+        self.recon_head = brainmvp.recon_head
+        self.weights = (brainmvp.loss_weights['md'],
+                        brainmvp.loss_weights['cmr'])
+
+    def train_step(self, data: dict, optim_wrapper) -> dict:
+        x = data['inputs'].float()
+        n = x.size(0)
+        target = x[:, :1]
+        with optim_wrapper.optim_context(self):
+            pred = self.recon_neck(
+                self.backbone(torch.cat([target, x[:, 1:2]])))
+            loss = sum(w * self.recon_head.loss(p, target)
+                       for w, p in zip(self.weights, pred.split(n)))
+        optim_wrapper.update_params(loss)
+        return dict(loss=loss.detach())
+
+
+def build_3d(args, method: str):
+    """The uniformer3d group's models: BrainMVP 3D (lazy or dense AdamW on
+    the templates) and its floor."""
+    from mics_mm.registry import MODELS
+    model_c, optim_c = brainmvp_3d_cfg(args.arch)
+    model = MODELS.build(model_c)
+    model.init_weights()
+    model.to(args.device)
+    model.train()
+    model.use_cl = True  # the costlier phase of the schedule
+    optim_c.update(sparse_templates=method != 'brainmvp-dense')
+    if method == 'floor':
+        model = Floor3D(model)
+        optim_c = dict(type='OptimWrapper', optimizer=optim_c.optimizer)
+    if args.amp:
+        enable_amp(optim_c)
+    return model, build_optim_wrapper(model, optim_c)
+
+
 def build(args, method: str, size: int):
     from mmpretrain.registry import MODELS
+    if args.backbone == 'uniformer3d':
+        return build_3d(args, method)
     model_c, optim_c = model_cfg(args, method, size)
     model = MODELS.build(model_c)
     model.init_weights()
@@ -234,6 +335,16 @@ def build(args, method: str, size: int):
 def fake_batch(args, method: str, size: int, batch: int) -> dict:
     """The same random batch every step, in the method's input layout."""
     g = torch.Generator().manual_seed(0)
+    if args.backbone == 'uniformer3d':
+        from mmpretrain.structures import DataSample
+        x = torch.rand(batch, 4, size, size, size, generator=g)
+        samples = [
+            DataSample(metainfo=dict(
+                modalities=('flair', 't1', 't1c', 't2'),
+                canvas_offset=CANVAS_OFFSET_3D,
+                canvas_shape=(240, 240, 155))) for _ in range(batch)
+        ]
+        return dict(inputs=x.to(args.device), data_samples=samples)
 
     def rgb():
         return [
@@ -260,15 +371,22 @@ def fake_batch(args, method: str, size: int, batch: int) -> dict:
         data_samples=[None] * batch)
 
 
+#: the clock of every timing: wall time, or (``--clock cpu``) the CPU time
+#: of this process, all its threads together, which a busy shared machine
+#: disturbs less (waiting for a core is not counted)
+CLOCK = {'wall': time.perf_counter, 'cpu': time.process_time}
+_clock = CLOCK['wall']
+
+
 def time_steps(model, optim, data, n: int, device: str) -> float:
     if device == 'cuda':
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = _clock()
     for _ in range(n):
         model.train_step(copy.copy(data), optim)
     if device == 'cuda':
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return _clock() - start
 
 
 def timing(args, size: int, batch: int) -> Dict[str, dict]:
@@ -355,6 +473,123 @@ def memory(args, argv: List[str]) -> Dict[str, dict]:
 
 
 # --------------------------------------------------------------------------
+# BrainMVP templates (uniformer3d group)
+# --------------------------------------------------------------------------
+def template_memory(args) -> dict:
+    """Bytes of the BrainMVP 3D config's templates and of what training
+    them keeps: gradient and AdamW's two moments, dense and lazy alike."""
+    model_c, _ = brainmvp_3d_cfg(args.arch)
+    num = model_c.templates.num_modalities
+    canvas = list(model_c.templates.canvas)
+    voxels = num
+    for c in canvas:
+        voxels *= c
+    size = voxels * 4  # float32
+    return dict(
+        shape=[num] + canvas, parameters=voxels, param_bytes=size,
+        grad_bytes=size, adamw_moments_bytes=2 * size,
+        total_bytes=4 * size, lazy_adamw_saves_bytes=0,
+        note='the lazy update saves time, not memory: the gradient stays '
+        'a dense tensor (DDP, AMP unscaling and gradient clipping see an '
+        'ordinary gradient) and the moments cover every voxel a crop '
+        'ever reached')
+
+
+def template_update_times(args, sizes: List[int], batch: int,
+                          reps: int = 3) -> List[dict]:
+    """Seconds of the optimizer step on the templates alone (8 x 240 x 240
+    x 155), dense AdamW vs ``BrainMVPSparseTemplateAdamW``, after the crops of one
+    MD view (``batch`` samples, each of another template: the most boxes),
+    and of that crop's forward + backward."""
+    from mics_mm.engine.optimizers import BrainMVPSparseTemplateAdamW
+    from mics_mm.models.utils.modality_templates import \
+        BrainMVPModalityTemplates
+    model_c, optim_c = brainmvp_3d_cfg(args.arch)
+    hyper = {k: v for k, v in optim_c.optimizer.items() if k != 'type'}
+    rows = []
+    for size in sizes:
+        row = dict(size=size, batch=batch)
+        for kind in ('dense', 'lazy'):
+            torch.manual_seed(0)
+            cfg = {k: v for k, v in model_c.templates.items() if k != 'type'}
+            module = BrainMVPModalityTemplates(**cfg).to(args.device)
+            if kind == 'dense':
+                opt = torch.optim.AdamW(module.parameters(), **hyper)
+            else:
+                opt = BrainMVPSparseTemplateAdamW(module.parameters(), **hyper)
+                opt.attach(module.templates, module)
+            modality = torch.arange(batch) % module.templates.shape[0]
+            offset = torch.tensor([CANVAS_OFFSET_3D] * batch)
+            step_s, crop_s = [], []
+            for _ in range(reps + 1):  # the first step makes the moments
+                if args.device == 'cuda':
+                    torch.cuda.synchronize()
+                start = _clock()
+                crops = module.crop(modality, offset, (size, ) * 3)
+                crops.square().mean().backward()
+                if args.device == 'cuda':
+                    torch.cuda.synchronize()
+                mid = _clock()
+                opt.step()
+                if args.device == 'cuda':
+                    torch.cuda.synchronize()
+                step_s.append(_clock() - mid)
+                crop_s.append(mid - start)
+                opt.zero_grad()
+            row[f'{kind}_update_s'] = statistics.median(step_s[1:])
+            row[f'{kind}_crop_fwd_bwd_s'] = statistics.median(crop_s[1:])
+            del module, opt
+        row['update_speedup'] = row['dense_update_s'] / row['lazy_update_s']
+        rows.append(row)
+    return rows
+
+
+def step_breakdown(args, reps: int = 3) -> Dict[str, dict]:
+    """Median seconds of the parts of a step, per method of the uniformer3d
+    group: ``views`` (masking and template crops, BrainMVP only),
+    ``backward``, ``optimizer`` (the update) and ``zero_grad``, timed by
+    wrapping those calls; ``forward`` is the rest of the step (encoder,
+    decoder, losses)."""
+    out = {}
+    for method in args.methods:
+        torch.manual_seed(0)
+        model, optim = build_3d(args, method)
+        data = fake_batch(args, method, args.size, args.batch)
+        spent: Dict[str, float] = {}
+
+        def timed(name, fn):
+
+            def call(*a, **kw):
+                start = _clock()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    spent[name] = spent.get(name, 0.0) + (_clock() - start)
+
+            return call
+
+        if hasattr(model, 'views'):
+            model.views = timed('views', model.views)
+        optim.backward = timed('backward', optim.backward)
+        optim.step = timed('optimizer', optim.step)
+        optim.zero_grad = timed('zero_grad', optim.zero_grad)
+        rows: Dict[str, List[float]] = {}
+        for i in range(reps + 1):  # the first step makes AdamW's moments
+            spent.clear()
+            total = time_steps(model, optim, data, 1, args.device)
+            if i == 0:
+                continue
+            parts = dict(spent)
+            parts['forward'] = total - sum(parts.values())
+            parts['total'] = total
+            for k, v in parts.items():
+                rows.setdefault(k, []).append(v)
+        out[method] = {k: statistics.median(v) for k, v in rows.items()}
+        del model, optim
+    return out
+
+
+# --------------------------------------------------------------------------
 # Loader
 # --------------------------------------------------------------------------
 def loader_throughput(args) -> dict:
@@ -423,11 +658,16 @@ def markdown(result: dict, command: str) -> str:
     """The figures of one run as Markdown tables (for docs/benchmarks.md)."""
     ref = result['reference']
     mem = result.get('memory', {})
+    size_text = f'{result["size"]} px'
+    if result.get('arch'):
+        size_text = (f'{result["size"]}^3 voxels, UniFormer3D '
+                     f'{result["arch"]}')
     lines = [
         f'`{command}`  ',
         f'{result["device"]}, {result["machine"]}, torch {result["torch"]}'
         f', {result["torch_threads"]} threads, AMP {result["amp"]}; batch '
-        f'{result["batch"]} samples, {result["size"]} px; median of '
+        f'{result["batch"]} samples, {size_text}; '
+        f'{result.get("clock", "wall")} clock; median of '
         f'{len(next(iter(result["methods"].values()))["ratio_per_round"])} '
         'alternating rounds', '',
         f'| method | s / iteration | x {ref} | images / s | step peak MB '
@@ -461,6 +701,39 @@ def markdown(result: dict, command: str) -> str:
                 f'({p["methods"][m]["ratio"]:.2f})' for m in methods
             ]
             lines.append(f'| {p[key]} | ' + ' | '.join(cells) + ' |')
+    if 'templates' in result:
+        mem = result['templates']['memory']
+        mb = 2**20
+        lines += [
+            '', f'Templates {" x ".join(map(str, mem["shape"]))} float32 '
+            f'({mem["parameters"] / 1e6:.1f} M voxels): parameters '
+            f'{mem["param_bytes"]:,} B ({mem["param_bytes"] / mb:.0f} MiB), '
+            f'gradient {mem["grad_bytes"]:,} B, AdamW moments '
+            f'{mem["adamw_moments_bytes"]:,} B; in all '
+            f'{mem["total_bytes"]:,} B ({mem["total_bytes"] / mb:.0f} MiB), '
+            'the same with the lazy update (it saves time, not memory).', '',
+            'Template update alone (optimizer step on the templates after '
+            'one MD view\'s crops), seconds:', '',
+            '| patch | batch | dense AdamW | lazy AdamW | x faster | crop '
+            'fwd + bwd |', '| --- | --- | --- | --- | --- | --- |'
+        ]
+        for row in result['templates']['update']:
+            lines.append(
+                f'| {row["size"]}^3 | {row["batch"]} | '
+                f'{row["dense_update_s"]:.3f} | {row["lazy_update_s"]:.4f} | '
+                f'{row["update_speedup"]:.0f} | '
+                f'{row["lazy_crop_fwd_bwd_s"]:.3f} |')
+    if 'breakdown' in result:
+        parts = ('views', 'forward', 'backward', 'optimizer', 'zero_grad',
+                 'total')
+        lines += [
+            '', 'Where a step goes (seconds, median of 3 steps, each method '
+            'alone):', '', '| method | ' + ' | '.join(parts) + ' |',
+            '| --- |' + ' --- |' * len(parts)
+        ]
+        for m, row in result['breakdown'].items():
+            lines.append(f'| {m} | ' + ' | '.join(
+                f'{row[k]:.3f}' if k in row else '-' for k in parts) + ' |')
     if 'loader_samples_per_s' in result:
         lines += [
             '', f'Data loader (real MICS pipeline, demo images, '
@@ -473,6 +746,8 @@ def markdown(result: dict, command: str) -> str:
 def main(argv: Optional[List[str]] = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    global _clock
+    _clock = CLOCK[args.clock]
     DefaultScope.get_instance('pretrain_speed', scope_name='mics_mm')
     # Momentum encoders (MoCo v3, BYOL) read the schedule length from the
     # message hub that a Runner would fill.
@@ -491,6 +766,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         batch=args.batch,
         size=args.size,
         queue_size=args.queue_size,
+        arch=args.arch if args.backbone == 'uniformer3d' else None,
         reference=ref,
         methods=per_method,
         timed_steps_per_method=args.rounds * args.iters,
@@ -498,6 +774,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         device=args.device if args.device == 'cpu' else
         torch.cuda.get_device_name(0),
         amp=args.amp,
+        clock=args.clock,
         machine=f'{platform.machine()} {os.cpu_count()} cores',
         torch=torch.__version__)
     targets = {}
@@ -522,6 +799,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
                           meets_target=targets['mics']['meets'])
     if args.memory:
         result['memory'] = memory(args, argv)
+    if args.backbone == 'uniformer3d':
+        result['templates'] = dict(
+            memory=template_memory(args),
+            update=template_update_times(args, args.template_sizes,
+                                         args.batch))
+        result['breakdown'] = step_breakdown(args)
     sweep = {}
     if args.sweep_batch:
         sweep['batch'] = [
@@ -539,7 +822,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
             os.makedirs(osp.dirname(osp.abspath(args.plot)), exist_ok=True)
             plot_sweep(sweep, args.plot,
                        f'{args.backbone}: step time ({result["device"]})')
-    if args.loader_batches and args.backbone != 'mri-vit-tiny':
+    if args.loader_batches and args.backbone not in ('mri-vit-tiny',
+                                                     'uniformer3d'):
         result.update(loader_throughput(args))
         if 'step_samples_per_s' in result:
             result['loader_keeps_up'] = (

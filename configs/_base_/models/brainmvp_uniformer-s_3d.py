@@ -20,7 +20,11 @@
 model = dict(
     type='BrainMVP',
     # one modality per view: one input channel, one reconstructed channel
-    backbone=dict(type='UniFormer3D', arch='s', in_channels=1),
+    backbone=dict(
+        type='UniFormer3D', arch='s', in_channels=1,
+        # activation checkpointing: a bool or one per stage (96^3, batch 2:
+        # 6.1 GB -> 3.1 GB, tools/benchmark/uniformer_memory.py)
+        with_cp=False),
     neck=dict(
         type='NonLinearNeck',
         in_channels=512,

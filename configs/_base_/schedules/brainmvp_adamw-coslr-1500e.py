@@ -4,9 +4,17 @@
 # MD + MD views for epochs 0-299, MD + CMR from epoch 300 (the release's
 # `cur_epoch <= 300` keeps MD + MD one epoch longer), the contrastive loss
 # from epoch 1000 (`--start_epoch 1000`).
+# The templates (8 x 240 x 240 x 155 = 71.4 M voxels) take AdamW only
+# where a step touched them (its crops and each template's argmin / argmax
+# voxel): exact AdamW there, untouched voxels neither move nor decay
+# (mics_mm/engine/optimizers/sparse_template_adamw.py;
+# docs/benchmarks.md, "BrainMVP 3D step cost"). `sparse_templates=False`
+# gives dense AdamW over the whole templates back.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-4, weight_decay=1e-5))
+    constructor='BrainMVPTemplateOptimWrapperConstructor',
+    optimizer=dict(type='AdamW', lr=3e-4, weight_decay=1e-5),
+    sparse_templates=True)
 param_scheduler = [
     dict(
         type='CosineAnnealingLR',

@@ -12,14 +12,101 @@ from ...structures import MRI_MODALITIES
 from ...utils.checkpoint_io import read_checkpoint
 
 __all__ = [
-    'BrainMVPModalityTemplates', 'crop_templates', 'canvas_positions',
+    'BrainMVPModalityTemplates', 'crop_templates', 'crop_boxes',
+    'canvas_positions',
     'load_templates', 'fill_missing_modalities', 'BrainMVPTemplateFiller',
     'check_canvas'
 ]
 
 
-def crop_templates(templates: torch.Tensor, modality: torch.Tensor,
-                   offset: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+class _NormalizedCrop(torch.autograd.Function):
+    """Crops of min-max normalised templates, with a one-pass backward.
+
+    Autograd through ``templates[index]`` and ``min`` / ``max`` over whole
+    templates builds several canvas-sized zero tensors in the backward pass
+    (one per gather, one per reduction); this function builds the
+    gradient of the templates once: the crops' gradient scattered at their
+    voxels plus the gradient of each template's minimum and maximum at its
+    argmin and argmax voxel (what ``min(dim)`` / ``max(dim)`` route it to),
+    the same values autograd gives.
+    """
+
+    @staticmethod
+    def forward(ctx, templates, low, high, arg_low, arg_high, used, inverse,
+                valid, spare, *index):
+        span = (high - low).clamp_min(1e-6)
+        x = templates[index]
+        shape = [x.shape[0]] + [1] * (x.dim() - 1)
+        crops = (x - low[inverse].view(shape)) / span[inverse].view(shape)
+        ctx.save_for_backward(x, low, high, arg_low, arg_high, used, inverse,
+                              valid, *index)
+        ctx.templates_shape = templates.shape
+        ctx.spare = spare
+        return crops * valid
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, low, high, arg_low, arg_high, used, inverse, valid, *index = \
+            ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return (None, ) * (9 + len(index))
+        g = grad_out * valid
+        # The crop-sized part of the graph again, with autograd: gradient
+        # of the crop values and of the used templates' minima and maxima.
+        with torch.enable_grad():
+            xl = x.detach().requires_grad_()
+            lo = low.detach().requires_grad_()
+            hi = high.detach().requires_grad_()
+            span = (hi - lo).clamp_min(1e-6)
+            shape = [x.shape[0]] + [1] * (x.dim() - 1)
+            crops = (xl - lo[inverse].view(shape)) / span[inverse].view(shape)
+            gx, glo, ghi = torch.autograd.grad(crops, (xl, lo, hi), g)
+        # A zero gradient handed back by the optimizer after the last step
+        # (BrainMVPSparseTemplateAdamW.zero_grad) saves allocating and
+        # page-faulting a canvas-sized tensor every step.
+        grad = None
+        if ctx.spare is not None:
+            grad = ctx.spare.take_spare_grad(ctx.templates_shape, g.dtype,
+                                             g.device)
+        if grad is None:
+            grad = torch.zeros(
+                ctx.templates_shape, dtype=g.dtype, device=g.device)
+        grad.index_put_(tuple(index), gx, accumulate=True)
+        flat = grad.view(grad.shape[0], -1)
+        flat.index_put_((used, arg_low), glo, accumulate=True)
+        flat.index_put_((used, arg_high), ghi, accumulate=True)
+        return (grad, ) + (None, ) * (8 + len(index))
+
+
+def crop_boxes(modality: torch.Tensor, offset: torch.Tensor,
+               size: Sequence[int], canvas: Sequence[int]
+               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Canvas voxels each crop reads: ``(modality, lo, hi)``.
+
+    Args:
+        modality (Tensor): ``(N,)`` template index of each crop.
+        offset (Tensor): ``(N, k)`` crop origins.
+        size (Sequence[int]): Crop extent ``(k,)``.
+        canvas (Sequence[int]): Canvas shape ``(k,)``.
+
+    Returns:
+        tuple: ``modality`` and ``lo``, ``hi`` ``(N, k)`` (CPU, long), the
+        box ``[lo, hi)`` of each crop clipped to the canvas; a crop wholly
+        outside the canvas has ``hi <= lo`` on some axis.
+    """
+    offset = offset.detach().cpu().long()
+    lo = offset.clamp_min(0)
+    hi = torch.minimum(offset + torch.tensor(size, dtype=torch.long),
+                       torch.tensor(canvas, dtype=torch.long))
+    return modality.detach().cpu().long(), lo, hi
+
+
+def crop_templates(templates: torch.Tensor,
+                   modality: torch.Tensor,
+                   offset: torch.Tensor,
+                   size: Sequence[int],
+                   return_extremes: bool = False,
+                   spare=None):
     """Crop min-max normalised templates at canvas positions.
 
     Args:
@@ -28,10 +115,19 @@ def crop_templates(templates: torch.Tensor, modality: torch.Tensor,
         offset (Tensor): ``(N, k)`` crop origin on the canvas (may be
             negative or run past the end: zeros there).
         size (Sequence[int]): Crop extent ``(k,)``.
+        return_extremes (bool): Also return the used templates and the flat
+            canvas index of their minimum and maximum (the voxels, besides
+            the crops, that receive gradient). Defaults to False.
+        spare (optional): Has ``take_spare_grad(shape, dtype, device)``
+            returning an all-zero gradient tensor to fill, or None
+            (``BrainMVPModalityTemplates``). Defaults to None.
 
     Returns:
-        Tensor: ``(N, *size)``; each template scaled to [0, 1] by its own
-        minimum and maximum (only the templates in use are scanned).
+        Tensor | tuple: ``(N, *size)``; each template scaled to [0, 1] by
+        its own minimum and maximum over the whole template (only the
+        templates in use are scanned), not detached: as in the release, the
+        argmin and argmax voxels receive gradient too. With
+        ``return_extremes``, ``(crops, used, arg_low, arg_high)``.
     """
     canvas = templates.shape[1:]
     size = tuple(int(s) for s in size)
@@ -42,11 +138,18 @@ def crop_templates(templates: torch.Tensor, modality: torch.Tensor,
     device = templates.device
     modality = modality.to(device)
     offset = offset.to(device)
-    # Min-max statistics of the templates in use only.
+    # Min-max statistics of the templates in use only (one view per
+    # template: no copy of the templates).
     used, inverse = torch.unique(modality, return_inverse=True)
-    flat = templates[used].flatten(1)
-    low = flat.min(dim=1).values
-    span = (flat.max(dim=1).values - low).clamp_min(1e-6)
+    with torch.no_grad():
+        stats = []
+        for m in used.tolist():
+            flat = templates[m].reshape(-1)
+            stats.append(flat.min(dim=0) + flat.max(dim=0))
+        low = torch.stack([s[0] for s in stats])
+        arg_low = torch.stack([s[1] for s in stats])
+        high = torch.stack([s[2] for s in stats])
+        arg_high = torch.stack([s[3] for s in stats])
     # One gather for all crops (a per-crop slice would make its backward
     # allocate a canvas-sized gradient for every crop).
     n, k = offset.shape
@@ -60,10 +163,12 @@ def crop_templates(templates: torch.Tensor, modality: torch.Tensor,
         index.append(coords.clamp(0, limit - 1).view(shape))
         inside = inside.view(shape)
         valid = inside if valid is None else valid & inside
-    crops = templates[tuple(index)]
-    shape = [n] + [1] * k
-    crops = (crops - low[inverse].view(shape)) / span[inverse].view(shape)
-    return crops * valid
+    crops = _NormalizedCrop.apply(templates, low, high, arg_low, arg_high,
+                                  used, inverse, valid.to(templates.dtype),
+                                  spare, *index)
+    if return_extremes:
+        return crops, used, arg_low, arg_high
+    return crops
 
 
 def canvas_positions(data_samples: Sequence,
@@ -109,6 +214,14 @@ class BrainMVPModalityTemplates(BaseModule):
     docs/methods.md, "BrainMVP decision 1"). Parts of a crop outside the canvas (padding)
     are 0.
 
+    Touched region: while gradients are on, the module records, per
+    template, the box (union of the crops it served) and the argmin /
+    argmax voxels of its normalisation since :meth:`clear_touched`; these
+    are the only voxels the loss gives a gradient.
+    ``BrainMVPSparseTemplateAdamW`` (``mics_mm.engine.optimizers``) reads the record
+    to apply AdamW inside it only, instead of over all 71.4 M voxels of the
+    default canvas (docs/benchmarks.md, "BrainMVP 3D step cost").
+
     Args:
         num_modalities (int): Number of templates (the modality vocabulary:
             8 for flair, t1, t1c, t2, mra, pd, dwi, adc).
@@ -130,6 +243,13 @@ class BrainMVPModalityTemplates(BaseModule):
         self.init_std = init_std
         self.templates = nn.Parameter(
             torch.zeros(num_modalities, *self.canvas))
+        self._touched: Optional[dict] = None
+        self._spare_grad: Optional[torch.Tensor] = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state['_spare_grad'] = None  # a zero tensor: not worth copying
+        return state
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -138,8 +258,85 @@ class BrainMVPModalityTemplates(BaseModule):
         else:
             nn.init.zeros_(self.templates)
 
+    # ------------------------------------------------------ touched region
+    def _recording(self) -> bool:
+        return torch.is_grad_enabled() and self.templates.requires_grad
+
+    def _record(self, modality: torch.Tensor, lo: torch.Tensor,
+                hi: torch.Tensor, extremes=()) -> None:
+        """Add boxes ``[lo, hi)`` of templates ``modality`` and extreme
+        voxels ``(used, arg_low, arg_high)`` to the touched record."""
+        num, k = self.templates.shape[0], self.templates.dim() - 1
+        if self._touched is None:
+            self._touched = dict(
+                lo=torch.full((num, k), torch.iinfo(torch.long).max),
+                hi=torch.full((num, k), -1, dtype=torch.long),
+                extra=torch.full((num, 2), -1, dtype=torch.long))
+        rec = self._touched
+        for m, a, b in zip(modality.tolist(), lo, hi):
+            if bool((b > a).all()):
+                rec['lo'][m] = torch.minimum(rec['lo'][m], a)
+                rec['hi'][m] = torch.maximum(rec['hi'][m], b)
+        if extremes:
+            used, arg_low, arg_high = (t.detach().cpu().long()
+                                       for t in extremes)
+            canvas = torch.tensor(self.canvas)
+            for m, pair in zip(used.tolist(),
+                               torch.stack([arg_low, arg_high], 1)):
+                for j, flat in enumerate(pair.tolist()):
+                    old = int(rec['extra'][m, j])
+                    if old < 0 or old == flat:
+                        rec['extra'][m, j] = flat
+                        continue
+                    # a second extreme in one step (the template changed
+                    # without a step): widen the box to cover it
+                    coords = torch.tensor(
+                        [int(c) for c in torch.unravel_index(
+                            torch.tensor(flat), self.canvas)])
+                    rec['lo'][m] = torch.minimum(rec['lo'][m], coords)
+                    rec['hi'][m] = torch.maximum(rec['hi'][m], coords + 1)
+                    rec['hi'][m] = torch.minimum(rec['hi'][m], canvas)
+
+    def touched(self) -> Optional[dict]:
+        """The voxels the templates served since :meth:`clear_touched`.
+
+        Returns:
+            dict | None: ``lo`` and ``hi`` ``(M, k)`` (long, CPU): per
+            template the box ``[lo, hi)`` covering every crop served
+            (``hi <= lo``: none), and ``extra`` ``(M, 2)``: the flat canvas
+            index of the template's argmin and argmax voxel, which the
+            min-max normalisation gives a gradient (-1: not used). None
+            when nothing was served with gradients on.
+        """
+        return self._touched
+
+    def clear_touched(self) -> None:
+        """Start a new record (the optimizer calls it after its step)."""
+        self._touched = None
+
+    def give_spare_grad(self, grad: torch.Tensor) -> None:
+        """Keep an **all-zero** gradient tensor for the next backward pass
+        (``BrainMVPSparseTemplateAdamW.zero_grad`` zeroes the touched region of the
+        old gradient and hands it back)."""
+        self._spare_grad = grad
+
+    def take_spare_grad(self, shape, dtype, device) -> Optional[torch.Tensor]:
+        """The spare zero gradient if it fits (and forget it), else None."""
+        grad, self._spare_grad = self._spare_grad, None
+        if grad is None or grad.shape != shape or grad.dtype != dtype or \
+                grad.device != torch.device(device):
+            return None
+        return grad
+
     def normalized(self) -> torch.Tensor:
-        """Every template min-max normalised to [0, 1] (differentiable)."""
+        """Every template min-max normalised to [0, 1] (differentiable;
+        records the whole canvas as touched)."""
+        if self._recording():
+            num = self.templates.shape[0]
+            self._record(
+                torch.arange(num), torch.zeros(num, len(self.canvas),
+                                               dtype=torch.long),
+                torch.tensor([self.canvas] * num, dtype=torch.long))
         flat = self.templates.flatten(1)
         low = flat.min(dim=1).values.view(-1, *([1] * len(self.canvas)))
         high = flat.max(dim=1).values.view(-1, *([1] * len(self.canvas)))
@@ -158,7 +355,14 @@ class BrainMVPModalityTemplates(BaseModule):
         Returns:
             Tensor: ``(N, *size)`` crops of the normalised templates.
         """
-        return crop_templates(self.templates, modality, offset, size)
+        if not self._recording():
+            return crop_templates(self.templates, modality, offset, size)
+        crops, *extremes = crop_templates(
+            self.templates, modality, offset, size, return_extremes=True,
+            spare=self)
+        self._record(*crop_boxes(modality, offset, size, self.canvas),
+                     extremes=extremes)
+        return crops
 
 
 def load_templates(checkpoint: str,
