@@ -27,6 +27,8 @@ CONFIGS = sorted(
 # The ViT-B/16 models are large; building one of them proves the rest.
 HEAVY = ('vit-base', 'pretrain_kvasir.py', 'finetune_kvasir.py',
          'finetune_kvasir_v2.py', 'pretrain_brats.py')
+BUILT_HEAVY = ('mics_vit-base-p16_8xb32-coslr-100e_kvasir-384px.py',
+               'vit-base-p16_mics-pre_8xb32-coslr-1000it_kvasir-10pct-384px.py')
 
 
 @pytest.fixture(scope='module')
@@ -212,14 +214,23 @@ def test_config_builds(path, demo_root, brain_root):
         _check_brain_config(cfg, copy.deepcopy(model_cfg), path, brain_root)
         return
     assert cfg.default_scope == 'mics_mm'
-    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    if '-1000it_' in osp.basename(path) or osp.basename(path) in (
+            'finetune_kvasir.py', 'finetune_kvasir_v2.py'):
+        # full-size fine-tuning: a fixed number of iterations of full
+        # batches at any labelled fraction
+        assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+        assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+        assert all(not s.get('by_epoch', True) for s in cfg.param_scheduler)
+        assert cfg.default_hooks.checkpoint.by_epoch is False
+    else:
+        assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
     if '/baselines/' in path:
         _check_baseline_config(cfg, model_cfg, path, demo_root)
         return
     pretrain = cfg.model.type == 'MICS'
     if 'init_cfg' in model_cfg.get('backbone', {}):
         model_cfg.backbone.pop('init_cfg')  # the checkpoint is the user's
-    if not heavy or 'kvasir-384px' in path or 'kvasir-10pct-384px' in path:
+    if not heavy or osp.basename(path) in BUILT_HEAVY:
         model = MODELS.build(model_cfg)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         if pretrain:

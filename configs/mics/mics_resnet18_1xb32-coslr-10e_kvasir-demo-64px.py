@@ -44,6 +44,17 @@ param_scheduler = dict(generator=[
         convert_to_iter_based=True),
 ])
 train_cfg = dict(max_epochs=max_epochs)
+# The demo's epochs are a few iterations: alpha ramps over the first epoch
+# (the release's rule) instead of the full-size configs' 100 iterations.
+custom_hooks = [
+    dict(type='MICSAlphaWarmupHook', warmup_epochs=1),
+    dict(type='MICSQueueSizeHook', max_fraction=0.5),
+    dict(type='RandomStateHook'),
+    # BN statistics from unmasked images before each checkpoint (the
+    # online encoder trains on masked ones; docs/methods.md, "MICS
+    # decision 18: BatchNorm for ResNet encoders")
+    dict(type='PreciseBNHook', num_samples=256, interval=5),
+]
 default_hooks = dict(
     logger=dict(interval=1), checkpoint=dict(interval=5, max_keep_ckpts=2))
 log_processor = dict(window_size=1)

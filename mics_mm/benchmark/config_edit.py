@@ -86,7 +86,9 @@ def epoch_schedule(cfg: Config, epochs: int) -> None:
 
     A scheduler ending after ``epochs``, and every cosine / poly scheduler,
     ends at ``epochs``; one beginning at or after ``epochs`` begins at
-    ``epochs - 1``; ``T_max`` is dropped (mmengine derives it). A
+    ``epochs - 1``; ``T_max`` is dropped (mmengine derives it). A scheduler
+    counted in iterations (``by_epoch=False``, e.g. an iteration warm-up) is
+    left alone: its bounds are no epochs. A
     ``param_scheduler`` given per optimizer wrapper (a dict of lists, as
     MICS' ``generator`` / ``discriminator``) has each list edited.
 
@@ -100,6 +102,8 @@ def epoch_schedule(cfg: Config, epochs: int) -> None:
     elif isinstance(scheds, dict):
         scheds = [scheds]
     for sched in scheds:
+        if not sched.get('by_epoch', True):
+            continue  # bounds in iterations
         if sched.get('end', 0) > epochs or sched.get('type') in (
                 'CosineAnnealingLR', 'PolyLR'):
             sched['end'] = epochs

@@ -210,6 +210,20 @@ def test_epoch_schedule_per_optimizer_lists():
     assert single.param_scheduler['end'] == 3
 
 
+def test_epoch_schedule_leaves_iteration_schedulers_alone():
+    """An iteration warm-up (by_epoch=False, as the full-size MICS
+    schedule's) keeps its bounds; the epoch cosine beside it is cut."""
+    cfg = Config(dict(param_scheduler=dict(
+        generator=[dict(type='LinearLR', by_epoch=False, begin=0, end=100),
+                   dict(type='CosineAnnealingLR', by_epoch=True, begin=0,
+                        end=100, convert_to_iter_based=True)],
+        discriminator=[])))
+    epoch_schedule(cfg, 3)
+    warm, cosine = cfg.param_scheduler.generator
+    assert (warm['begin'], warm['end']) == (0, 100)
+    assert (cosine['begin'], cosine['end']) == (0, 3)
+
+
 def test_pretrain_cfg_mics_keeps_discriminator_constant():
     path = TASKS['kvasir']['pretrain']['mics']['resnet18']
     cfg = pretrain_cfg(path, '/data/k', task='kvasir', epochs=3, batch=8,

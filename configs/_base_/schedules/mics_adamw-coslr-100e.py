@@ -3,6 +3,10 @@
 # discriminator of the aligned loss, in its own optimizer wrapper, at a
 # constant lr as in the release (no scheduler for its optimizer).
 # The 100-epoch length is this project's choice (not given by the paper).
+# The warm-up (lr and consistency alpha) is counted in iterations, 100 of
+# them, whatever the data set: an epoch of Kvasir v1 at 8 x 32 is only 11
+# iterations (python tools/analysis/recipe_report.py CONFIG --gpus N
+# --num-images K prints a config's steps, warm-up and ramps).
 optim_wrapper = dict(
     constructor='PartwiseOptimWrapperConstructor',
     generator=dict(
@@ -23,21 +27,25 @@ optim_wrapper = dict(
 # One scheduler list per optimizer wrapper (mmengine applies a plain list
 # to every optimizer of an OptimWrapperDict): the encoder warms up and
 # decays; the discriminator's list is empty, so its lr stays at 2e-3.
-# Edit with --cfg-options param_scheduler.generator.1.end=30.
+# The warm-up is 100 iterations (by_epoch=False); the cosine runs over the
+# whole schedule in epochs (converted to iterations) and overlaps it, as
+# mmdetection's iteration warm-ups do (mmengine chains the two factors).
+# Edit with --cfg-options param_scheduler.generator.1.end=30
+# (epochs, with train_cfg.max_epochs=30) or param_scheduler.generator.0.end=N
+# (warm-up iterations, with custom_hooks.0.warmup_iters=N).
 param_scheduler = dict(
     generator=[
         dict(
             type='LinearLR',
             start_factor=0.1,
-            by_epoch=True,
+            by_epoch=False,
             begin=0,
-            end=1,
-            convert_to_iter_based=True),
+            end=100),
         dict(
             type='CosineAnnealingLR',
             eta_min=1e-5,
             by_epoch=True,
-            begin=1,
+            begin=0,
             end=100,
             convert_to_iter_based=True),
     ],
@@ -47,7 +55,9 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
 auto_scale_lr = dict(base_batch_size=256)
 
 custom_hooks = [
-    dict(type='MICSAlphaWarmupHook', warmup_epochs=1),
+    # alpha ramps from 0 to 0.4 over the lr warm-up's iterations (the
+    # release: one epoch, 1,400 iterations at its batch of 2 on Kvasir v1)
+    dict(type='MICSAlphaWarmupHook', warmup_iters=100),
     # Queue at most half the training set (Kvasir is small, decision 5).
     dict(type='MICSQueueSizeHook', max_fraction=0.5),
     dict(type='RandomStateHook'),

@@ -186,9 +186,20 @@ class MICS(BaseSelfSupervisor):
 
     def extract_feat(self, inputs: Union[torch.Tensor, Dict[str,
                                                             torch.Tensor]]):
-        """Backbone features of a tensor, or of each modality of a dict."""
+        """Backbone features of a tensor, or of each modality of a dict.
+
+        The modalities of a dict go through the encoder as one batch, as in
+        training, so that BatchNorm in training mode (mmpretrain's
+        ``PreciseBNHook`` calls this) sees the statistics of both.
+        """
         if isinstance(inputs, dict):
-            return {m: self.extract_feat(x) for m, x in inputs.items()}
+            names = list(inputs)
+            sizes = [inputs[m].size(0) for m in names]
+            out = self.extract_feat(torch.cat([inputs[m] for m in names]))
+            if isinstance(out, torch.Tensor):
+                return dict(zip(names, out.split(sizes)))
+            parts = [o.split(sizes) for o in out]
+            return {m: tuple(p[i] for p in parts) for i, m in enumerate(names)}
         return self.backbone(
             inputs, mask=None) if self._takes_mask else self.backbone(inputs)
 
