@@ -26,7 +26,10 @@ demo: $(STAMP)
 
 # BrainMVP on the real-brain demo set (MNI152 template; derived subjects and
 # simulated contrasts): 2D pre-training, then mmseg tissue segmentation with
-# and without it; writes work_dirs/demo_brainmvp/summary.json.
+# and without it; 3D pre-training (tiny UniFormer, 32^3 patches), then 3D
+# tissue segmentation with and without it; per-case Dice and HD95 (BraTS
+# rules) in work_dirs/demo_brainmvp/summary.json. Meant to take ~15 min on
+# 2 free cores.
 demo-brainmvp: $(STAMP)
 	$(PY) tools/demo_brainmvp.py --work-dir work_dirs/demo_brainmvp
 

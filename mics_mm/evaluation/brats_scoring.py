@@ -27,15 +27,20 @@ region (docs/methods.md, "BrainMVP: downstream"):
   so the median is reported beside it).
 
 Means over cases are taken per region; nothing is dropped.
+
+The same rules score single classes (the masks ``label == c``) where a
+task is reported class-wise: :func:`score_classes`, used by
+``VolumeDiceMetric`` on 2D slice predictions put back into volumes
+(``BraTSMetric(regions=None)`` applies them to 3D outputs).
 """
-from typing import Dict, Mapping, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 __all__ = [
     'BRATS_REGIONS', 'EMPTY_HD95', 'region_masks', 'dice_score',
-    'hd95_distance', 'score_case'
+    'hd95_distance', 'score_case', 'score_classes'
 ]
 
 #: Region -> the labels it is made of, per BraTS edition.
@@ -141,4 +146,50 @@ def score_case(pred_labels: Array,
         out[f'Dice.{name}'] = dice_score(preds[name], truths[name])
         out[f'HD95.{name}'] = hd95_distance(preds[name], truths[name],
                                             spacing, empty_value)
+    return out
+
+
+def score_classes(pred_labels: Array,
+                  truth_labels: Array,
+                  classes: Sequence[str],
+                  ignore_classes: Sequence[int] = (0, ),
+                  spacing: Sequence[float] = (1., 1., 1.),
+                  empty_value: float = EMPTY_HD95,
+                  valid: Optional[Array] = None) -> Dict[str, float]:
+    """Dice and HD95 of every class of one case, by the BraTS rules.
+
+    Each class ``c`` not in ``ignore_classes`` is the mask
+    ``label == c`` of prediction and truth, scored by :func:`dice_score`
+    and :func:`hd95_distance`: empty in both, Dice 1 and HD95 0; empty in
+    exactly one, Dice 0 and HD95 ``empty_value``.
+
+    Args:
+        pred_labels (array): Predicted label map.
+        truth_labels (array): Ground-truth label map, same shape.
+        classes (Sequence[str]): Class names, index = label value.
+        ignore_classes (Sequence[int]): Classes not scored. Defaults to
+            ``(0, )`` (the background).
+        spacing (Sequence[float]): Voxel size (mm). Defaults to 1 mm.
+        empty_value (float): HD95 when exactly one mask is empty.
+        valid (array, optional): Bool mask of the voxels that count; both
+            masks are cleared elsewhere (e.g. the ignore index). Defaults
+            to None (all).
+
+    Returns:
+        dict[str, float]: ``Dice.<class>`` and ``HD95.<class>``.
+    """
+    pred, truth = _numpy(pred_labels), _numpy(truth_labels)
+    if pred.shape != truth.shape:
+        raise ValueError(f'score_classes: prediction {pred.shape} and truth '
+                         f'{truth.shape} differ in shape.')
+    keep = None if valid is None else _numpy(valid).astype(bool)
+    out = {}
+    for index, name in enumerate(classes):
+        if index in tuple(ignore_classes):
+            continue
+        p, t = pred == index, truth == index
+        if keep is not None:
+            p, t = p & keep, t & keep
+        out[f'Dice.{name}'] = dice_score(p, t)
+        out[f'HD95.{name}'] = hd95_distance(p, t, spacing, empty_value)
     return out

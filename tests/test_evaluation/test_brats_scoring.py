@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mics_mm.evaluation.brats_scoring import (BRATS_REGIONS, EMPTY_HD95,
-                                              score_case)
+                                              score_case, score_classes)
 
 
 def _case(edition: str):
@@ -65,3 +65,39 @@ def test_empty_regions_follow_brats():
     # a miss where the prediction is empty: the same
     s = score_case(np.zeros_like(truth), truth)
     assert (s['Dice.WT'], s['HD95.WT']) == (0.0, pytest.approx(EMPTY_HD95))
+
+
+def test_classes_by_hand_with_empty_classes_and_a_valid_mask():
+    """Class-wise scoring (2D slice metric, 3D class-wise metric) by the
+    same rules: a 1 x 3 x 5 case, classes a, b, c, d.
+
+    a: truth {(0,1,0)}, prediction {(0,1,0), (0,1,2)}: Dice 2/3;
+       distances prediction -> truth [0, 2] -> 95th percentile 1.9 (x 2 mm
+       along the last axis = 3.8), truth -> prediction [0]: HD95 3.8;
+    b: empty in both: Dice 1, HD95 0;
+    c: predicted at (0,2,4) only: Dice 0, HD95 EMPTY_HD95;
+    d: predicted at (0,0,0), where ``valid`` is False: empty in both.
+    """
+    truth = np.zeros((1, 3, 5), np.int64)
+    pred = np.zeros_like(truth)
+    truth[0, 1, 0] = 1
+    pred[0, 1, 0] = pred[0, 1, 2] = 1
+    pred[0, 2, 4] = 3
+    pred[0, 0, 0] = 4
+    valid = np.ones(truth.shape, bool)
+    valid[0, 0, 0] = False
+    s = score_classes(pred, truth, ('bg', 'a', 'b', 'c', 'd'),
+                      spacing=(1., 1., 2.), valid=valid)
+    assert set(s) == {f'{k}.{c}' for k in ('Dice', 'HD95') for c in 'abcd'}
+    assert s['Dice.a'] == pytest.approx(2 / 3)
+    assert s['HD95.a'] == pytest.approx(3.8)
+    assert (s['Dice.b'], s['HD95.b']) == (1.0, 0.0)
+    assert s['Dice.c'] == 0.0 and s['HD95.c'] == pytest.approx(EMPTY_HD95)
+    assert (s['Dice.d'], s['HD95.d']) == (1.0, 0.0)
+    # without the mask, d is a false positive; the background is scored
+    # only when not ignored
+    s = score_classes(pred, truth, ('bg', 'a', 'b', 'c', 'd'),
+                      ignore_classes=())
+    assert s['Dice.d'] == 0.0 and 'Dice.bg' in s
+    with pytest.raises(ValueError, match='differ in shape'):
+        score_classes(pred, truth[..., :4], ('bg', 'a'))

@@ -1,5 +1,5 @@
 """mmsegmentation parts: MRI slice packing, the template-filling data
-preprocessor, the UNet decode head and the per-case Dice metric."""
+preprocessor, the UNet decode head and the per-case Dice / HD95 metric."""
 import numpy as np
 import pytest
 import torch
@@ -10,6 +10,8 @@ import mics_mm.seg  # noqa: F401  (registers into mmseg's registries)
 from mics_mm import registry as ours
 from mmseg.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
+
+from mics_mm.evaluation.brats_scoring import EMPTY_HD95
 
 #: Our MRI datasets and transforms live in mics_mm's registries; the mmseg
 #: configs build the datasets there (``_scope_='mics_mm'``).
@@ -109,10 +111,18 @@ def test_unet_head_shapes_and_loss():
 
 
 def _dice(pred, label, c):
+    """Dice of class ``c`` by the BraTS rule (both empty: 1)."""
     p, g = pred == c, label == c
     if p.sum() + g.sum() == 0:
-        return np.nan
+        return 1.0
     return 2 * (p & g).sum() / (p.sum() + g.sum())
+
+
+def _slice_sample(case, pred, label, **meta):
+    return dict(case=case,
+                pred_sem_seg=dict(data=torch.as_tensor(pred)[None]),
+                gt_sem_seg=dict(data=torch.as_tensor(label)[None]),
+                **meta)
 
 
 def test_volume_dice_equals_a_per_case_3d_reference():
@@ -127,15 +137,14 @@ def test_volume_dice_equals_a_per_case_3d_reference():
                         rng.integers(0, 3, label.shape))
         if case == 'c2':
             label[label == 2] = 1  # class b absent in c2's label ...
-            pred[pred == 2] = 0  # ... and prediction: left out for c2
+            pred[pred == 2] = 0  # ... and prediction: Dice 1 (BraTS)
         label[0, 0, :] = 255  # ignored pixels
         volumes[case] = (pred, label)
-        batch = []
-        for z in range(6):  # slice by slice, as the slice dataset does
-            batch.append(
-                dict(case=case,
-                     pred_sem_seg=dict(data=torch.from_numpy(pred[..., z])[None]),
-                     gt_sem_seg=dict(data=torch.from_numpy(label[..., z])[None])))
+        # slice by slice, as the slice dataset does (here in reverse)
+        batch = [
+            _slice_sample(case, pred[..., z], label[..., z], slice_index=z,
+                          canvas_axis=2) for z in reversed(range(6))
+        ]
         metric.process({}, batch)
     result = metric.evaluate(12)
     per_case = {c: [] for c in range(3)}
@@ -143,12 +152,19 @@ def test_volume_dice_equals_a_per_case_3d_reference():
         keep = label != 255
         for c in range(3):
             per_case[c].append(_dice(pred[keep], label[keep], c))
-    expect = {c: np.nanmean(v) for c, v in per_case.items()}
+    expect = {c: np.mean(v) for c, v in per_case.items()}
+    assert per_case[2][1] == 1.0  # c2 counts for class b, with Dice 1
     assert result['Dice.a'] == pytest.approx(expect[1])
-    assert result['Dice.b'] == pytest.approx(expect[2])  # c1 only
-    assert np.isnan(per_case[2][1])
+    assert result['Dice.b'] == pytest.approx(expect[2])
     assert result['mDice'] == pytest.approx((expect[1] + expect[2]) / 2)
+    # the background is reported, but left out of the means
+    assert result['Dice.background'] == pytest.approx(expect[0])
+    assert result['HD95.background'] >= 0.0
     assert result['num_cases'] == 2
+    for name in ('a', 'b'):
+        assert result[f'HD95.{name}'] >= 0.0
+        assert f'HD95.{name}.median' in result
+    assert result['HD95.b.median'] == pytest.approx(result['HD95.b'])
     pooled_pred = np.concatenate([p[l != 255] for p, l in volumes.values()])
     pooled_label = np.concatenate([l[l != 255] for _, l in volumes.values()])
     assert result['mDice_pooled'] == pytest.approx(
@@ -158,3 +174,102 @@ def test_volume_dice_equals_a_per_case_3d_reference():
     bare.dataset_meta = {}
     with pytest.raises(ValueError, match="no 'classes'"):
         bare.process({}, batch)
+
+
+def test_volume_dice_and_hd95_by_hand():
+    """Two cases of two 3 x 4 slices (axis 2), classes a, b, c.
+
+    c1 (slices 4 and 5, spacing (1, 1, 3) mm: 3 mm between slices):
+      a: truth = prediction = {s4 (0,0), s4 (0,1), s5 (0,0)}: Dice 1,
+         HD95 0;
+      b: truth {s4 (2,3)}, prediction {s5 (2,3)}: Dice 0, one distance of
+         one slice = 3 mm: HD95 3;
+      c: truth {s4 (1,2)}, predicted nowhere: Dice 0, HD95 EMPTY_HD95.
+    c2 (slices 0 and 1, no spacing: 1 mm):
+      a: truth {s0 (1,1)}, prediction {s0 (1,1), s1 (1,1)} (and at the
+         ignored pixel s1 (0,0), which does not count): Dice 2/3;
+         distances prediction -> truth [0, 1] -> 95th percentile 0.95,
+         truth -> prediction [0] -> 0: HD95 0.95;
+      b, c: empty in truth and prediction: Dice 1, HD95 0 (BraTS's rule;
+         the old metric dropped such cases).
+    """
+    classes = ('background', 'a', 'b', 'c')
+    c1 = {4: (np.zeros((3, 4), int), np.zeros((3, 4), int)),
+          5: (np.zeros((3, 4), int), np.zeros((3, 4), int))}
+    (p4, g4), (p5, g5) = c1[4], c1[5]
+    g4[0, 0] = g4[0, 1] = p4[0, 0] = p4[0, 1] = 1
+    g5[0, 0] = p5[0, 0] = 1
+    g4[2, 3] = 2
+    p5[2, 3] = 2
+    g4[1, 2] = 3
+    c2 = {0: (np.zeros((3, 4), int), np.zeros((3, 4), int)),
+          1: (np.zeros((3, 4), int), np.zeros((3, 4), int))}
+    (q0, h0), (q1, h1) = c2[0], c2[1]
+    h0[1, 1] = q0[1, 1] = q1[1, 1] = 1
+    h1[0, 0], q1[0, 0] = 255, 1  # ignored
+    metric = METRICS.build(dict(type='VolumeDiceMetric'))
+    metric.dataset_meta = dict(classes=classes)
+    # slices of the two cases interleaved, as ranks / batches mix them
+    metric.process({}, [
+        _slice_sample('c1', *c1[5], slice_index=5, canvas_axis=2,
+                      spacing=(1., 1., 3.)),
+        _slice_sample('c2', *c2[1], slice_index=1, canvas_axis=2),
+    ])
+    metric.process({}, [
+        _slice_sample('c2', *c2[0], slice_index=0, canvas_axis=2),
+        _slice_sample('c1', *c1[4], slice_index=4, canvas_axis=2,
+                      spacing=(1., 1., 3.)),
+    ])
+    r = metric.evaluate(4)
+    assert r['num_cases'] == 2
+    assert r['Dice.a'] == pytest.approx((1 + 2 / 3) / 2)
+    assert r['HD95.a'] == pytest.approx((0 + 0.95) / 2)
+    assert r['Dice.b'] == pytest.approx((0 + 1) / 2)
+    assert r['HD95.b'] == pytest.approx((3 + 0) / 2)
+    assert r['Dice.c'] == pytest.approx((0 + 1) / 2)
+    assert r['HD95.c'] == pytest.approx((EMPTY_HD95 + 0) / 2)
+    # background, reported but not in the means: c1 truth 24 - 5 = 19,
+    # prediction 24 - 4 = 20, shared 24 - 6 = 18: 36 / 39; c2 (23 valid
+    # voxels) truth 22, prediction 21, shared 21: 42 / 43
+    assert r['Dice.background'] == pytest.approx((36 / 39 + 42 / 43) / 2)
+    assert r['mDice'] == pytest.approx((5 / 6 + 0.5 + 0.5) / 3)
+    assert r['mHD95'] == pytest.approx((0.475 + 1.5 + EMPTY_HD95 / 2) / 3)
+    # pooled: a: 2 * 4 / (6 + 3); b: 0 / 2; c: 0 / 1
+    assert r['mDice_pooled'] == pytest.approx((8 / 9) / 3)
+    assert r['Dice.b.median'] == pytest.approx(0.5)
+    # a metric voxel size overrides the samples'; HD95 scales with it
+    scaled = METRICS.build(dict(type='VolumeDiceMetric',
+                                spacing=(2., 2., 2.)))
+    scaled.dataset_meta = dict(classes=classes)
+    scaled.process({}, [
+        _slice_sample('c1', *c1[z], slice_index=z, canvas_axis=2,
+                      spacing=(1., 1., 3.)) for z in (4, 5)
+    ])
+    r = scaled.evaluate(2)
+    assert r['HD95.b'] == pytest.approx(2.0)
+    assert r['Dice.c'] == 0.0 and r['HD95.c'] == pytest.approx(EMPTY_HD95)
+
+
+def test_volume_metric_voxel_size_from_the_label_header(tmp_path):
+    import nibabel as nib
+    from mics_mm.seg.metrics import header_spacing
+    # axes stored as (y, x, z) with 3, 2, 4 mm voxels: RAS order (2, 3, 4)
+    affine = np.array([[0., 2., 0., 0.], [3., 0., 0., 0.], [0., 0., 4., 0.],
+                       [0., 0., 0., 1.]])
+    path = str(tmp_path / 'seg.nii.gz')
+    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2), np.uint8), affine), path)
+    assert header_spacing(path) == pytest.approx((2., 3., 4.))
+    assert header_spacing(path, reorient_ras=False) == pytest.approx(
+        (3., 2., 4.))
+    # slices along axis 0 (2 mm apart): the two b voxels, one slice apart
+    metric = METRICS.build(dict(type='VolumeDiceMetric'))
+    metric.dataset_meta = dict(classes=('background', 'b'))
+    a, b = np.zeros((3, 3), int), np.zeros((3, 3), int)
+    a[1, 1] = 1
+    metric.process({}, [
+        _slice_sample('c', a, b, slice_index=0, canvas_axis=0,
+                      seg_path=path),
+        _slice_sample('c', b, a, slice_index=1, canvas_axis=0,
+                      seg_path=path),
+    ])
+    assert metric.evaluate(2)['HD95.b'] == pytest.approx(2.0)

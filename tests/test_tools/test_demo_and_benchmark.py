@@ -1,8 +1,10 @@
 """The demo drivers' helpers (:mod:`mics_mm.apis.demo`,
-:mod:`mics_mm.apis.run_files`), that the drivers import, and a smoke run of
-the speed benchmark (numbers are not checked: tests time nothing)."""
+:mod:`mics_mm.apis.run_files`), that the drivers import, a shrunk run of
+``make demo-brainmvp`` (2D and 3D) and a smoke run of the speed benchmark
+(numbers are not checked: tests time nothing)."""
 import importlib.util
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -105,3 +107,119 @@ def test_pretrain_speed_smoke(tmp_path):
     assert len(result['ratio_per_round']) == 2
     assert result['backbone'] == 'resnet18' and result['batch'] == 2
     assert result['consistency_from_masked'] is True  # the ResNet configs'
+
+
+def test_brainmvp_demo_keeps_dice_and_hd95_figures():
+    demo = load_tool('tools/demo_brainmvp.py')
+    for key in ('mDice', 'mHD95', 'Dice.csf', 'HD95.csf.median',
+                'mDice_pooled', 'num_cases'):
+        assert demo.is_score(key), key
+    assert not demo.is_score('data_time')
+    opts = [o.format(ckpt='c.pth') for o in demo.SEG_3D_PRE]
+    assert 'model.pretrained=c.pth' in opts
+    assert 'model.templates=c.pth' in opts
+    for path in (demo.PRETRAIN_3D, demo.SEG_3D, demo.PRETRAIN,
+                 demo.SEG_PRE, demo.SEG_SCRATCH):
+        assert osp.isfile(osp.join(ROOT, path)), path
+    args = demo.parse_args(['--skip-2d', '--seg-3d-options', 'a=1'])
+    assert args.skip_2d and not args.skip_3d and args.seg_3d_options == [
+        'a=1'
+    ]
+
+
+#: The demo's configs shrunk for a 4 mm demo set (canvas 49 x 58 x 47).
+TINY_DEMO_2D_PRE = [
+    'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
+    'model.recon_neck.in_channels=128',
+    'model.recon_neck.channels=[32,16,16,8,8]', 'model.neck.in_channels=128',
+    'model.neck.hid_channels=32', 'model.neck.out_channels=16',
+    'model.templates.canvas=[49,58,47]', 'train_dataloader.dataset.times=1',
+    'train_dataloader.batch_size=3', 'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'train_dataloader.dataset.dataset.pipeline.3.size=[32,32]',
+    'train_dataloader.dataset.dataset.pipeline.0.transforms.1.pixdim=[4,4,4]',
+    'train_dataloader.dataset.dataset.pipeline.0.transforms.2.canvas='
+    '[49,58,47]', 'train_cfg.max_epochs=2', 'custom_hooks.0.cmr_start=1',
+    'custom_hooks.0.cl_start=1', 'param_scheduler.0.end=1',
+    'param_scheduler.1.begin=1', 'param_scheduler.1.end=2',
+    'default_hooks.checkpoint.interval=2'
+]
+TINY_DEMO_2D_SEG = [
+    'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
+    'model.decode_head.in_channels=[16,32,64,128]',
+    'model.decode_head.channels=16', 'train_dataloader.batch_size=2',
+    'test_dataloader.batch_size=4', 'train_cfg.max_iters=2',
+    'train_cfg.val_interval=2', 'param_scheduler.0.end=1',
+    'param_scheduler.1.begin=1', 'param_scheduler.1.end=2',
+    'default_hooks.checkpoint.interval=2',
+    'train_dataloader.dataset.pipeline.2.size=[32,32]',
+    'test_dataloader.dataset.pipeline.2.size=[64,64]',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'
+]
+TINY_DEMO_3D_PRE = [
+    'model.templates.canvas=[49,58,47]', 'train_dataloader.dataset.times=1',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'train_dataloader.dataset.dataset.pipeline.0.transforms.1.pixdim=[4,4,4]',
+    'train_dataloader.dataset.dataset.pipeline.0.transforms.2.canvas='
+    '[49,58,47]', 'train_cfg.max_epochs=2', 'custom_hooks.0.cmr_start=1',
+    'custom_hooks.0.cl_start=1', 'param_scheduler.0.end=1',
+    'param_scheduler.1.begin=1', 'param_scheduler.1.end=2',
+    'default_hooks.checkpoint.interval=2'
+]
+TINY_DEMO_3D_SEG = [
+    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+    'default_hooks.checkpoint.interval=2', 'param_scheduler.0.T_max=2',
+    'param_scheduler.0.end=2', 'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False'
+]
+
+
+@pytest.mark.slow
+def test_brainmvp_demo_runs_2d_and_3d(tmp_path):
+    """``make demo-brainmvp`` end to end, shrunk: a 4 mm demo set, tiny
+    configs; the summary holds the 2D and 3D Dice / HD95 with and without
+    pre-training."""
+    import math
+
+    from mics_mm.testing.brain_demo import make_brain_demo
+    data = tmp_path / 'brain'
+    make_brain_demo(str(data), subjects=4, factor=4, labelled=1, held_out=1,
+                    itk_dir=None)
+    work = tmp_path / 'work'
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run([
+        sys.executable, 'tools/demo_brainmvp.py', '--work-dir',
+        str(work), '--data',
+        str(data), '--pretrain-options', *TINY_DEMO_2D_PRE, '--seg-options',
+        *TINY_DEMO_2D_SEG, '--pretrain-3d-options', *TINY_DEMO_3D_PRE,
+        '--seg-3d-options', *TINY_DEMO_3D_SEG
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((work / 'summary.json').read_text())
+    classes = ('csf', 'gray_matter', 'white_matter')
+    for key in ('segmentation', 'segmentation_scratch', 'segmentation_3d',
+                'segmentation_3d_scratch'):
+        r = summary[key]
+        assert r['num_cases'] == 1, key
+        for name in ('mDice', ) + tuple(f'Dice.{c}' for c in classes):
+            assert math.isfinite(r[name]) and 0.0 <= r[name] <= 1.0, name
+        for name in ('mHD95', ) + tuple(f'HD95.{c}' for c in classes):
+            assert math.isfinite(r[name]) and r[name] >= 0.0, name
+    assert summary['segmentation_3d']['pretrained'] == \
+        summary['pretrain_3d']['checkpoint']
+    assert summary['segmentation_3d_scratch']['pretrained'] is None
+    assert summary['pretrain_3d']['loss_md_first'] > 0
+    assert 'loss_cl_last' in summary['pretrain_3d']
+    out = proc.stdout
+    assert 'BrainMVP 2D pre-training done' in out
+    assert 'BrainMVP 3D pre-training done' in out
+    assert 'mHD95' in out

@@ -6,6 +6,8 @@
 # brainmvp-pre BraTS config:
 # --cfg-options model.pretrained=CKPT model.templates=CKPT
 # model.template_mix=True model.feature_mse_weight=0.1
+# (a checkpoint of ../brainmvp_uniformer-tiny_1xb2-coslr-8e_brain-demo-3d-32px.py,
+# whose tiny encoder this one loads; `make demo-brainmvp` runs both ways)
 #   python tools/data/make_brain_demo.py --out data/brain_demo
 #   python tools/train.py <this config>
 #   python tools/test.py <this config> work_dirs/<name>/iter_40.pth
