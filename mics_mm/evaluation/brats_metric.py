@@ -8,12 +8,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import print_log
 
 from mics_mm.registry import METRICS
 
 from .brats_scoring import (BRATS_REGIONS, EMPTY_HD95, dice_score,
-                            hd95_distance, score_case)
+                            hd95_distance, log_scores, score_case)
 
 __all__ = ['BraTSMetric']
 
@@ -154,12 +153,7 @@ class BraTSMetric(BaseMetric):
         metrics['num_cases'] = len(results)
         if self.out_file:
             self._write(results, names)
-        print_log(
-            'BraTSMetric over {} cases: {}'.format(
-                len(results), ', '.join(f'{k}={v:.4f}'
-                                        for k, v in metrics.items()
-                                        if k != 'num_cases')),
-            logger='current')
+        log_scores('BraTSMetric', len(results), metrics)
         return metrics
 
     def _write(self, results: List[dict], names: List[str]) -> None:

@@ -40,7 +40,7 @@ import torch
 
 __all__ = [
     'BRATS_REGIONS', 'EMPTY_HD95', 'region_masks', 'dice_score',
-    'hd95_distance', 'score_case', 'score_classes'
+    'hd95_distance', 'score_case', 'log_scores', 'score_classes'
 ]
 
 #: Region -> the labels it is made of, per BraTS edition.
@@ -193,3 +193,14 @@ def score_classes(pred_labels: Array,
         out[f'Dice.{name}'] = dice_score(p, t)
         out[f'HD95.{name}'] = hd95_distance(p, t, spacing, empty_value)
     return out
+
+
+def log_scores(owner: str, num_cases: int, metrics: Mapping[str, float]) -> None:
+    """One log line with every score of a metric (``num_cases`` aside)."""
+    from mmengine.logging import print_log
+    print_log(
+        '{} over {} cases: {}'.format(
+            owner, num_cases, ', '.join(f'{k}={v:.4f}'
+                                        for k, v in metrics.items()
+                                        if k != 'num_cases')),
+        logger='current')

@@ -5,12 +5,11 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import print_log
 from mmseg.registry import METRICS
 
-from mics_mm.evaluation.brats_scoring import EMPTY_HD95, score_classes
+from mics_mm.evaluation.brats_scoring import (EMPTY_HD95, log_scores,
+                                              score_classes)
 
 __all__ = ['VolumeDiceMetric']
 
@@ -228,10 +227,5 @@ class VolumeDiceMetric(BaseMetric):
         pooled = [2 * inter[c] / sizes[c] for c in scored if sizes[c] > 0]
         metrics['mDice_pooled'] = float(np.mean(pooled)) if pooled else 1.0
         metrics['num_cases'] = len(cases)
-        print_log(
-            'VolumeDiceMetric over {} cases: {}'.format(
-                len(cases), ', '.join(f'{k}={v:.4f}'
-                                      for k, v in metrics.items()
-                                      if k != 'num_cases')),
-            logger='current')
+        log_scores('VolumeDiceMetric', len(cases), metrics)
         return metrics

@@ -4,6 +4,10 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import re
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -37,6 +41,7 @@ MICS_VIT = (REPO / 'configs/mics/'
 BRAINMVP_VIT = (REPO / 'configs/brainmvp/'
                 'brainmvp_vit-tiny-p8_1xb16-coslr-20e_brain-demo-2d-96px.py')
 FINETUNE = REPO / 'configs/mics/finetune_kvasir_demo.py'
+MICS_DEMO = REPO / 'configs/mics/pretrain_kvasir_demo.py'
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -141,6 +146,18 @@ default_hooks = dict(
 log_processor = dict(window_size=1)
 randomness = dict(seed=0)
 '''
+
+
+def run_tool(cmd: Sequence[str], timeout: int = 600) -> str:
+    """Run a tool in a CPU-only subprocess from the repo root; return its
+    output, failing the test with the output's tail when it fails."""
+    import subprocess
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run(
+        list(cmd), cwd=str(REPO), env=env, capture_output=True, text=True,
+        timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout + proc.stderr
 
 
 # --------------------------------------------------------------- configs
@@ -333,3 +350,93 @@ def assert_states_close(a: Dict[str, torch.Tensor],
                 key, float((x.float() - y.float()).abs().max()))
         else:
             assert torch.equal(x, y), key
+
+
+# ------------------------------------------------------- killed and resumed
+def mics_demo_options(data: str,
+                      num_workers: int = 0,
+                      persistent_workers: bool = False) -> List[str]:
+    """The MICS demo config (ResNet-18 with 16 base channels, 64 px, all
+    three losses, random crops / flips / jitter / masks) on 16 images,
+    batch 4: 2 epochs of 4 iterations, a checkpoint every epoch."""
+    return [
+        f'train_dataloader.dataset.data_root={data}',
+        'train_dataloader.dataset.ann_file=',
+        'train_dataloader.dataset.split=None',
+        'train_dataloader.batch_size=4',
+        f'train_dataloader.num_workers={num_workers}',
+        f'train_dataloader.persistent_workers={persistent_workers}',
+        'train_cfg.max_epochs=2',
+        'default_hooks.checkpoint.interval=1', 'model.head.queue_size=24',
+        'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
+        'model.neck.in_channels=128', 'model.recon_neck.in_channels=128',
+        'model.discriminator.in_channels=128', 'randomness.seed=7'
+    ]
+
+
+def train_subprocess_env() -> Dict[str, str]:
+    """A CPU-only tools/train.py subprocess with one torch thread (as the
+    tests' own process, ``one_thread``)."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONUNBUFFERED='1',
+               OMP_NUM_THREADS='1')
+    env.pop('LOCAL_RANK', None)
+    return env
+
+
+#: A log line of epoch 2, step 2 of 4 (epoch_1.pth is saved by then).
+EPOCH2_STEP2 = r'Epoch\(train\)\s*\[2\]\[\s*2/4\]'
+
+
+def kill_then_resume(config,
+                     work_dir,
+                     options: Sequence[str],
+                     kill_at: str = EPOCH2_STEP2) -> dict:
+    """Train ``config`` in a ``tools/train.py`` subprocess, SIGKILL it at
+    the first log line matching ``kill_at``, then resume it with
+    ``--resume`` (tools/train.py's code path, in this process).
+
+    Returns ``killed`` (the work dir's files, ``last_checkpoint``'s target,
+    epoch_1.pth's SHA-256 and the logged scalars at the kill) and
+    ``resumed`` (:func:`train_and_record` of the resumed run)."""
+    work = Path(work_dir)
+    proc = subprocess.Popen(
+        [
+            sys.executable, 'tools/train.py',
+            str(config), '--work-dir',
+            str(work), '--cfg-options', *options
+        ],
+        cwd=str(REPO),
+        env=train_subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if re.search(kill_at, line):
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.wait(timeout=300)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL, ''.join(seen[-40:])
+    pointer = (work / 'last_checkpoint').read_text().strip()
+    killed = dict(
+        files=sorted(p.name for p in work.iterdir() if not p.is_dir()),
+        pointer=pointer,
+        sha=sha256(work / 'epoch_1.pth'),
+        scalars=read_scalars(str(work)))
+    resumed = train_and_record(config, str(work), options, 'none',
+                               ['--resume'])
+    return dict(work=work, killed=killed, resumed=resumed)
+
+
+def max_state_diff(a: Dict[str, torch.Tensor],
+                   b: Dict[str, torch.Tensor]) -> float:
+    """The largest absolute difference over the floating-point tensors of
+    two state dicts with the same keys."""
+    assert set(a) == set(b)
+    return max((float((a[k].double() - b[k].double()).abs().max())
+                for k in b if b[k].is_floating_point() and b[k].numel()),
+               default=0.0)

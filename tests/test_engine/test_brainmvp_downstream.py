@@ -5,15 +5,14 @@ EncoderDecoder (which keys load), segmentation fine-tuning and testing
 through tools/train.py / tools/test.py and mmseg's own train.py, and
 classification through mmpretrain's ImageClassifier."""
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import cv2
 import nibabel as nib
 import numpy as np
 import pytest
+from reliability_helpers import run_tool
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -33,11 +32,7 @@ CLS = BENCH + 'uniformer-s_brainmvp-pre_8xb4-coslr-100e_brats-cls-96px.py'
 
 
 def run(cmd):
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return proc.stdout + proc.stderr
+    return run_tool(cmd)
 
 
 @pytest.fixture(scope='module')

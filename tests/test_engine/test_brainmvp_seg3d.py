@@ -6,12 +6,11 @@ substituting channels, the two-view MSE), tested with class-wise Dice /
 HD95; and the BraTS region scoring of the same studies (their labels
 1 / 2 / 3 read as BraTS 2023's)."""
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
+from reliability_helpers import run_tool
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -28,11 +27,7 @@ CPU = ('configs/brainmvp/benchmarks/'
 
 
 def run(cmd):
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='')
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    return proc.stdout + proc.stderr
+    return run_tool(cmd)
 
 
 @pytest.fixture(scope='module')
