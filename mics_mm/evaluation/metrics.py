@@ -108,7 +108,12 @@ class ClsReportMetric(BaseMetric):
     @staticmethod
     def _to_numpy(value) -> np.ndarray:
         if isinstance(value, torch.Tensor):
-            return value.detach().cpu().numpy()
+            value = value.detach().cpu()
+            if value.is_floating_point():
+                # autocast scores (test_cfg.fp16=True): bf16 on a CPU,
+                # which numpy cannot hold
+                value = value.float()
+            return value.numpy()
         return np.asarray(value)
 
     def process(self, data_batch, data_samples: Sequence) -> None:

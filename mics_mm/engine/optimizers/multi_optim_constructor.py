@@ -29,6 +29,13 @@ class PartwiseOptimWrapperConstructor:
     whose submodule is switched off (the attribute is None, e.g.
     ``model.discriminator=None``) is skipped; an unknown key is an error.
 
+    Top-level wrapper keys (``type``, ``loss_scale``, ``dtype``) apply to
+    every part: mmpretrain's packaged ``tools/train.py --amp`` writes
+    ``optim_wrapper.type='AmpOptimWrapper'`` and ``loss_scale='dynamic'``
+    there, and each part then becomes an ``AmpOptimWrapper`` exactly as our
+    ``tools/train.py --amp`` makes it (a part's own ``loss_scale`` wins;
+    :func:`mics_mm.apis.amp.apply_shared_wrapper_keys`).
+
     Args:
         optim_wrapper_cfg (dict): The sub-configs keyed by name.
         paramwise_cfg (dict, optional): Must be None: give it inside each
@@ -44,6 +51,19 @@ class PartwiseOptimWrapperConstructor:
         if paramwise_cfg is not None:
             raise ValueError('PartwiseOptimWrapperConstructor: put '
                              '`paramwise_cfg` inside each sub-config.')
+        from mics_mm.apis.amp import (apply_shared_wrapper_keys,
+                                      split_shared_wrapper_keys)
+        shared, optim_wrapper_cfg = split_shared_wrapper_keys(
+            optim_wrapper_cfg)
+        if shared:
+            optim_wrapper_cfg = apply_shared_wrapper_keys(
+                shared, optim_wrapper_cfg,
+                owner='PartwiseOptimWrapperConstructor')
+            print_log(
+                'PartwiseOptimWrapperConstructor: top-level '
+                f'{shared} applied to every part '
+                f'({", ".join(optim_wrapper_cfg)}).',
+                logger='current')
         if rest_key not in optim_wrapper_cfg:
             raise KeyError(f'PartwiseOptimWrapperConstructor: needs a '
                            f'{rest_key!r} entry, got '
