@@ -19,12 +19,7 @@ process through tools/train.py's own functions.
 """
 import hashlib
 import json
-import os
 import os.path as osp
-import re
-import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -142,20 +137,9 @@ def tiny_cls(tmp_path_factory):
 
 
 def mics_options(data):
-    """The MICS demo config (ResNet-18 with 16 base channels, 64 px, all
-    three losses, random crops / flips / jitter / masks) on 16 images,
-    batch 4: 2 epochs of 4 iterations, a checkpoint every epoch."""
-    return [
-        f'train_dataloader.dataset.data_root={data}',
-        'train_dataloader.dataset.ann_file=',
-        'train_dataloader.dataset.split=None',
-        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=2',
-        'default_hooks.checkpoint.interval=1', 'model.head.queue_size=24',
-        'model.backbone.base_channels=16', 'model.backbone.stem_channels=16',
-        'model.neck.in_channels=128', 'model.recon_neck.in_channels=128',
-        'model.discriminator.in_channels=128', 'randomness.seed=7'
-    ]
+    """The MICS demo config, tiny (:func:`rh.mics_demo_options`), without
+    data-loader workers."""
+    return rh.mics_demo_options(data)
 
 
 @pytest.fixture(scope='module')
@@ -168,53 +152,12 @@ def mics_reference(kvasir, tmp_path_factory):
 
 
 # ------------------------------------------------------- 1. SIGKILL, resume
-def _train_cmd(work_dir, opts, *extra):
-    return [
-        sys.executable, 'tools/train.py', MICS_DEMO, '--work-dir',
-        str(work_dir), *extra, '--cfg-options', *opts
-    ]
-
-
-def _env():
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONUNBUFFERED='1',
-               OMP_NUM_THREADS='1')  # as this process (one_thread)
-    env.pop('LOCAL_RANK', None)
-    return env
-
-
 @pytest.fixture(scope='module')
 def mics_killed_and_resumed(kvasir, tmp_path_factory):
-    """A MICS run SIGKILLed mid-epoch 2, then resumed with --resume."""
+    """A MICS run SIGKILLed mid-epoch 2 (epoch_1.pth saved, 2 of epoch 2's
+    4 steps run), then resumed with --resume (rh.kill_then_resume)."""
     work = tmp_path_factory.mktemp('mics_killed') / 'run'
-    opts = mics_options(kvasir)
-    proc = subprocess.Popen(
-        _train_cmd(work, opts),
-        cwd=str(rh.REPO),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True)
-    seen = []
-    try:
-        for line in proc.stdout:
-            seen.append(line)
-            # epoch_1.pth is saved, and epoch 2 has run 2 of its 4 steps.
-            if re.search(r'Epoch\(train\)\s*\[2\]\[\s*2/4\]', line):
-                proc.send_signal(signal.SIGKILL)
-                break
-    finally:
-        proc.wait(timeout=300)
-    assert proc.returncode == -signal.SIGKILL, ''.join(seen[-40:])
-    killed = dict(
-        files=sorted(p.name for p in work.iterdir() if not p.is_dir()),
-        pointer=_pointer(work),
-        sha=_sha(work / 'epoch_1.pth'),
-        scalars=rh.read_scalars(str(work)))
-
-    # tools/train.py's code path, in this process: --resume (no path).
-    resumed = rh.train_and_record(MICS_DEMO, str(work), opts, 'none',
-                                  ['--resume'])
-    return dict(work=work, killed=killed, resumed=resumed)
+    return rh.kill_then_resume(MICS_DEMO, work, mics_options(kvasir))
 
 
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(

@@ -49,7 +49,11 @@ train_dataloader = dict(
     num_workers=6,
     persistent_workers=True,
     drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler's indices; each sample's augmentations drawn from
+    # (seed, epoch, index) only: the same for any num_workers /
+    # persistent_workers / rank layout, exact on --resume
+    # (docs/reliability.md). _scope_: found from mmseg's scope too.
+    sampler=dict(type='SeededSampler', _scope_='mics_mm', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(ann_file='seg_train.json', pipeline=train_pipeline,
                  **common))

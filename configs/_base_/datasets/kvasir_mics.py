@@ -53,7 +53,11 @@ train_dataloader = dict(
     batch_size=32,
     num_workers=8,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # DefaultSampler's indices; each sample's augmentations drawn from
+    # (seed, epoch, index) only: the same for any num_workers /
+    # persistent_workers / rank layout, exact on --resume
+    # (docs/reliability.md). _scope_: found from mmseg's scope too.
+    sampler=dict(type='SeededSampler', _scope_='mics_mm', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(
         type=dataset_type,

@@ -4,6 +4,7 @@ import random
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from torch.utils.data import DataLoader
 
 from mics_mm.registry import HOOKS
 
@@ -19,12 +20,34 @@ class RandomStateHook(Hook):
     tensors, so the file loads with ``weights_only=True``) and restores them
     when the run is *resumed* (not for ``load_from``), so the continuation
     is the same.
-    Data-loader worker processes have their own generators: exact
-    continuation also needs ``num_workers=0`` (or mmengine to reseed
-    workers per epoch).
+    Data-loader worker processes have their own generators: with workers,
+    exact continuation needs the data's draws to depend on the epoch and
+    the sample only (``SeededSampler``, the configs' training sampler).
+
+    Before training it also gives the run's data loaders (training and
+    validation) their own ``torch.Generator`` where they have none: torch
+    draws one number from a loader's generator, by default the global one,
+    each time it creates the loader's iterator, which with
+    ``persistent_workers=True`` happens once per process: in the first
+    epoch of a run, in the epoch after the checkpoint of a resumed one.
+    The draw would shift every later global torch draw (masks, ...) of the
+    resumed run by one; from a private generator it shifts nothing. (The
+    number only seeds the workers before mmengine's ``worker_init_fn``
+    reseeds them.)
     """
 
     priority = 'VERY_LOW'
+
+    def before_train(self, runner) -> None:
+        for name in ('train_loop', 'val_loop'):
+            # the loops the runner built (mmengine's private attributes:
+            # the public properties would build a missing one)
+            loop = getattr(runner, f'_{name}', None)
+            loader = getattr(loop, 'dataloader', None)
+            if isinstance(loader, DataLoader) and loader.generator is None:
+                generator = torch.Generator()
+                generator.manual_seed(int(getattr(runner, 'seed', 0) or 0))
+                loader.generator = generator
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         version, mt_state, gauss = random.getstate()
