@@ -219,7 +219,7 @@ def test_config_builds(path, demo_root, brain_root):
         # full-size fine-tuning: a fixed number of iterations of full
         # batches at any labelled fraction
         assert cfg.train_cfg.type == 'IterBasedTrainLoop'
-        assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+        assert cfg.train_dataloader.sampler.type == 'SeededInfiniteSampler'
         assert all(not s.get('by_epoch', True) for s in cfg.param_scheduler)
         assert cfg.default_hooks.checkpoint.by_epoch is False
     else:

@@ -72,7 +72,7 @@ GENERAL = {
     'InflatedPretrained',
     'ResampleToSpacing', 'PlaceOnCanvas',
     'UNETRDecoder3D', 'BraTSRegionHead', 'RandomFlip3D', 'BraTSMetric',
-    'SeededSampler'
+    'SeededSampler', 'SeededInfiniteSampler'
 }
 
 

@@ -30,6 +30,11 @@ REPEAT_TYPES = ('RepeatDataset', )
 CONCAT_TYPES = ('ConcatDataset', )
 
 
+
+#: samplers that split the data as mmengine's DefaultSampler / InfiniteSampler
+EPOCH_SAMPLERS = ('DefaultSampler', 'SeededSampler')
+INFINITE_SAMPLERS = ('InfiniteSampler', 'SeededInfiniteSampler')
+
 def _type(cfg) -> str:
     """A config node's ``type`` without the scope (``mmengine.X`` -> X)."""
     typ = cfg.get('type', '') if isinstance(cfg, dict) else ''
@@ -310,15 +315,16 @@ def recipe_report(cfg: Union[str, Config, dict],
     sampler_type = _type(sampler) or 'DefaultSampler'
     round_up = bool(sampler.get('round_up', True))
     drop_last = bool(loader.get('drop_last', False))
-    if sampler_type == 'InfiniteSampler':
+    infinite = sampler_type in INFINITE_SAMPLERS
+    if infinite:
         sampler_len = samples
         notes.append(
-            'InfiniteSampler: mmengine counts an epoch (for '
+            f'{sampler_type}: mmengine counts an epoch (for '
             'convert_to_iter_based and per-epoch hooks) as '
             f'len(dataloader) = {samples:,} / {batch} iterations, i.e. '
             f'{gpus} passes over the data on {gpus} GPUs')
     else:
-        if sampler_type != 'DefaultSampler':
+        if sampler_type not in EPOCH_SAMPLERS:
             notes.append(f'{sampler_type}: counted as a DefaultSampler')
         sampler_len = math.ceil(samples / gpus)
         if not round_up and samples % gpus:
@@ -568,8 +574,8 @@ def format_recipe(report: dict) -> str:
         f'{r["global_batch"]:,} global'
         + (f' (x {accum} accumulated = {r["global_batch"] * accum:,} '
            'per optimizer step)' if accum > 1 else ''))
-    if r['sampler'] == 'InfiniteSampler':
-        spl = f'InfiniteSampler, length {r["samples_per_gpu"]:,}'
+    if r['sampler'] in INFINITE_SAMPLERS:
+        spl = f'{r["sampler"]}, length {r["samples_per_gpu"]:,}'
     else:
         spl = (f'{r["sampler"]} (round_up={r["round_up"]}): '
                f'{r["samples_per_gpu"]:,} samples per GPU')
@@ -578,7 +584,7 @@ def format_recipe(report: dict) -> str:
     how = f'{n} // {b}' if r['drop_last'] else f'ceil({n} / {b})'
     row('steps / epoch', f'{r["steps_per_epoch"]:,} iterations '
         f'(drop_last={r["drop_last"]}: {how})')
-    if r['sampler'] == 'InfiniteSampler' and r['global_batch']:
+    if r['sampler'] in INFINITE_SAMPLERS and r['global_batch']:
         row('', f'(mmengine\'s epoch, len(dataloader); one pass over the '
             f'data is {r["samples_per_epoch"] / r["global_batch"]:.3g} '
             'iterations)')

@@ -194,7 +194,7 @@ def finetune_cfg(path: str, data: str, *, task: str,
         cfg.train_dataloader.dataset.ann_file = (
             f'splits/train_labeled_{fraction_tag(100 * fraction)}pct.json')
         cfg.train_dataloader.sampler = dict(
-            type='InfiniteSampler', shuffle=True)
+            type='SeededInfiniteSampler', _scope_='mics_mm', shuffle=True)
         cfg.model.pretrained = checkpoint
         cfg.custom_hooks = [
             h for h in cfg.get('custom_hooks', [])

@@ -3,12 +3,13 @@ from .brain_mri import BrainMRIDataset
 from .brain_mri_slices import BrainMRISliceDataset
 from .kvasir import KvasirDataset
 from .semi_supervised import SemiSupervisedDataset
-from .seeded_sampler import SeededIndex, SeededSampler
+from .seeded_sampler import (SeededIndex, SeededInfiniteSampler,
+                             SeededSampler)
 from .layouts import ScanResult, scan_layout
 from .splits import make_splits
 
 __all__ = [
     'BrainMRIDataset', 'BrainMRISliceDataset', 'KvasirDataset',
     'SemiSupervisedDataset', 'ScanResult', 'make_splits', 'scan_layout',
-    'SeededIndex', 'SeededSampler'
+    'SeededIndex', 'SeededSampler', 'SeededInfiniteSampler'
 ]

@@ -42,14 +42,14 @@ from typing import Any, Iterator, List, Optional, Sequence, Sized
 
 import numpy as np
 import torch
-from mmengine.dataset import DefaultSampler
+from mmengine.dataset import DefaultSampler, InfiniteSampler
 from torch.utils.data import get_worker_info
 
 from mics_mm.registry import DATA_SAMPLERS
 
 __all__ = [
-    'SeededIndex', 'SeededSampler', 'sample_seed_words', 'seeded_call',
-    'install_per_sample_seeding'
+    'SeededIndex', 'SeededSampler', 'SeededInfiniteSampler',
+    'sample_seed_words', 'seeded_call', 'install_per_sample_seeding'
 ]
 
 _MASK64 = (1 << 64) - 1
@@ -223,3 +223,45 @@ class SeededSampler(DefaultSampler):
             SeededIndex(order[pos % n], seed, epoch, pos // n)
             for pos in range(self.rank, self.total_size, self.world_size)
         ])
+
+
+@DATA_SAMPLERS.register_module()
+class SeededInfiniteSampler(InfiniteSampler):
+    """``InfiniteSampler`` whose samples draw their augmentations from
+    ``(seed, pass, index)`` only, for iteration-based loops (fine-tuning a
+    fixed number of iterations over a small labelled set).
+
+    The indices, their order and their split over ranks are exactly
+    ``InfiniteSampler``'s for the same arguments (one permutation of the
+    data set after another from a generator seeded once, every
+    ``world_size``-th index to a rank); each index carries the number of
+    the permutation (pass over the data) it comes from, which takes the
+    place of :class:`SeededSampler`'s epoch. So the draws do not depend on
+    the worker count or the worker that loads a sample, no pass repeats
+    another's, and mmengine's resume of an iteration-based loop (which
+    replays the batches before the checkpoint) loads what the
+    uninterrupted run loaded.
+
+    Args:
+        dataset (Sized): The dataset; it is given the per-sample seeding.
+        shuffle (bool): Whether to shuffle. Defaults to True.
+        seed (int, optional): As ``InfiniteSampler``. Defaults to None.
+    """
+
+    def __init__(self,
+                 dataset: Sized,
+                 shuffle: bool = True,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(dataset=dataset, shuffle=shuffle, seed=seed)
+        install_per_sample_seeding(dataset)
+
+    def _infinite_indices(self) -> Iterator[SeededIndex]:
+        g = torch.Generator()
+        g.manual_seed(self.seed)
+        run = 0
+        while True:
+            order = torch.randperm(self.size, generator=g).tolist() \
+                if self.shuffle else list(range(self.size))
+            for index in order:
+                yield SeededIndex(index, self.seed, run)
+            run += 1

@@ -284,7 +284,7 @@ def test_finetune_cfg_kvasir_fraction_iters_and_seed():
         'splits/train_labeled_5pct.json'
     assert cfg.train_dataloader.batch_size == 4
     assert cfg.test_dataloader.dataset.data_root == '/data/k'
-    assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+    assert cfg.train_dataloader.sampler.type == 'SeededInfiniteSampler'
     assert cfg.model.pretrained == 'c.pth'
     assert cfg.val_dataloader is None and cfg.val_cfg is None
     assert cfg.train_cfg == dict(type='IterBasedTrainLoop', max_iters=40,

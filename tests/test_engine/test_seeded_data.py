@@ -243,3 +243,34 @@ def test_sigkill_then_resume_with_persistent_workers(kvasir,
         rh.MICS_DEMO, str(tmp_path_factory.mktemp('seeded_w0') / 'run'),
         rh.mics_demo_options(kvasir))
     assert rh.max_state_diff(no_workers['state'], ref['state']) <= 1e-5
+
+
+@pytest.mark.parametrize('shuffle', [True, False])
+@pytest.mark.parametrize('world_size,rank', [(1, 0), (2, 0), (2, 1), (3, 2)])
+def test_seeded_infinite_sampler_keeps_infinite_samplers_indices(
+        monkeypatch, shuffle, world_size, rank):
+    """The iteration-based loops' sampler: InfiniteSampler's index stream
+    and rank split, each index tagged with the pass over the data it comes
+    from (the epoch of its draws), so no pass repeats another's."""
+    import itertools
+
+    import mmengine.dataset.sampler as mm_sampler
+    from mmengine.dataset import InfiniteSampler
+
+    from mics_mm.datasets import SeededInfiniteSampler
+    monkeypatch.setattr(mm_sampler, 'get_dist_info',
+                        lambda: (rank, world_size))
+
+    class Data(list):
+        pass
+
+    n = 7
+    ours = SeededInfiniteSampler(Data(range(n)), shuffle=shuffle, seed=5)
+    ref = InfiniteSampler(list(range(n)), shuffle=shuffle, seed=5)
+    got = list(itertools.islice(iter(ours), 40))
+    want = list(itertools.islice(iter(ref), 40))
+    assert [int(i) for i in got] == want
+    # the k-th index of the global stream comes from pass k // n
+    for j, index in enumerate(got):
+        assert index.epoch == (rank + j * world_size) // n
+        assert index.seed == 5

@@ -36,7 +36,7 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='SeededInfiniteSampler', _scope_='mics_mm', shuffle=True),
     dataset=dict(
         type='BrainMRIDataset',
         # our dataset and transforms: built in mics_mm's scope (a child of

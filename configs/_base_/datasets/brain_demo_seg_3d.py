@@ -37,7 +37,7 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='SeededInfiniteSampler', _scope_='mics_mm', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(ann_file='seg_train.json', pipeline=train_pipeline,
                  **common))

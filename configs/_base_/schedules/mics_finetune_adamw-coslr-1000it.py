@@ -1,7 +1,7 @@
 # Fine-tuning schedule of the full-size configs (our choice; the paper gives
 # none), sized in optimizer steps: 1,000 iterations of full batches whatever
 # the labelled fraction (the leaf configs draw the labelled subset through an
-# InfiniteSampler), so 1 % and 100 % of the labels get the same optimiser
+# SeededInfiniteSampler), so 1 % and 100 % of the labels get the same optimiser
 # budget. At 8 x 32 that is 256,000 samples, BiT's budget for data sets of
 # fewer than 20k images (500 steps of 512). AdamW, a 100-iteration linear
 # warm-up, cosine to 1e-6; the distribution-shift strength ramps from 0 over

@@ -1,7 +1,7 @@
 # Fine-tune a MICS ViT-B/16 encoder on Kvasir with 10 % of the labels:
 #   --cfg-options model.pretrained=work_dirs/<pretrain>/epoch_100.pth
 # Other fractions: train_dataloader.dataset.ann_file=splits/train_labeled_5pct.json
-# 1,000 iterations of full batches at any fraction (InfiniteSampler over the
+# 1,000 iterations of full batches at any fraction (SeededInfiniteSampler over the
 # labelled subset; mics_finetune_adamw-coslr-1000it.py). On Kvasir v1 at
 # 8 x 32 (10 %: 280 images; 5 %: 140; 100 %: 2,800):
 #   python tools/analysis/recipe_report.py configs/mics/finetune_kvasir.py \
@@ -17,7 +17,7 @@ _base_ = [
     '../../_base_/default_runtime.py',
 ]
 # Full batches from however few labelled images: the sampler repeats them.
-train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=True))
+train_dataloader = dict(sampler=dict(type='SeededInfiniteSampler', _scope_='mics_mm', shuffle=True))
 # Iteration-based runtime: checkpoints and logs counted in iterations.
 default_hooks = dict(
     logger=dict(log_metric_by_epoch=False),
