@@ -12,7 +12,16 @@ Groups (``--backbone``), each built from the project's demo configs:
 
 - ``resnet18``: MICS, SimCLR, MoCo v3, BYOL (RGB, 2 views / modalities);
 - ``vit-tiny`` (patch 8): MICS, SimCLR, MAE (both modalities, each image a
-  sample of its own, so it sees as many images as the two-view methods);
+  sample of its own, so it sees as many images as the two-view methods) and
+  the MICS step's **floor** (``floor``): the MICS demo config's MAEViT,
+  projection neck and momentum encoder, the encoder's optimizer (AdamW, the
+  same parameter-wise settings), on the same 2N images of the two
+  modalities: one full (unmasked) forward + backward of the online encoder
+  and neck, the momentum encoder's EMA update and forward (no gradient),
+  and one MAE-masked forward + backward of the encoder (25 % of the tokens
+  kept), with a trivial loss: no decoder, consistency head, queue or
+  discriminator. The ratio mics / floor is what those cost; the reference
+  stays SimCLR;
 - ``mri-vit-tiny`` (patch 8, 4 MRI channels): BrainMVP 2D and MAE on
   slices, reference MAE;
 - ``uniformer3d`` (``--arch tiny`` or ``s``, one-channel views of 4 MRI
@@ -87,7 +96,8 @@ VIT_CONFIG = 'configs/mics/mics_vit-base-p16_8xb32-coslr-100e_kvasir-384px.py'
 GROUPS = {
     'resnet18': dict(
         methods=('mics', 'simclr', 'mocov3', 'byol'), reference='simclr'),
-    'vit-tiny': dict(methods=('mics', 'simclr', 'mae'), reference='simclr'),
+    'vit-tiny': dict(
+        methods=('mics', 'simclr', 'mae', 'floor'), reference='simclr'),
     'mri-vit-tiny': dict(methods=('brainmvp', 'mae'), reference='mae'),
     'uniformer3d': dict(
         methods=('brainmvp', 'brainmvp-dense', 'floor'), reference='floor'),
@@ -127,6 +137,8 @@ def images_per_sample(backbone: str, method: str) -> int:
     time shows, not data)."""
     if backbone == 'uniformer3d':
         return 1  # one stack of sampled modalities per sample
+    if method == 'floor':
+        method = 'mics'  # the MICS step's floor reads what MICS reads
     return _TASK[backbone]['images_per_sample'][method]
 
 
@@ -238,7 +250,7 @@ def _simclr_vit(size: int):
 def model_cfg(args, method: str, size: int):
     """(model config, optimizer wrapper config) of a method in the group."""
     backbone = args.backbone
-    if method == 'mics':
+    if method in ('mics', 'floor'):
         return _mics_model(args, backbone, size)
     if backbone == 'vit-tiny' and method == 'simclr':
         return _simclr_vit(size)
@@ -266,6 +278,43 @@ def brainmvp_3d_cfg(arch: str):
         model.recon_neck.update(in_channels=128,
                                 channels=(64, 32, 16, 16, 16))
     return model, copy.deepcopy(cfg.optim_wrapper)
+
+
+class FloorViT(torch.nn.Module):
+    """The floor of the MICS ViT step (``vit-tiny`` group): the MICS
+    model's encoder (MAEViT), projection neck and momentum encoder on the
+    2N images of both modalities (one batch, as MICS sends them): a full
+    forward + backward of the encoder and neck, the momentum encoder's EMA
+    update and its forward without gradient, and an MAE-masked forward +
+    backward of the encoder (its ``mask_ratio``: 75 % of the tokens
+    dropped). The loss is the mean square of the projection plus that of
+    the masked tokens: no reconstruction decoder, consistency head and
+    queue, or discriminator (and its own optimizer step)."""
+
+    def __init__(self, mics) -> None:
+        super().__init__()
+        self.data_preprocessor = mics.data_preprocessor
+        self.backbone = mics.backbone
+        self.neck = mics.neck
+        self.momentum_encoder = mics.momentum_encoder
+        self.modalities = mics.modalities
+
+    def train_step(self, data: dict, optim_wrapper) -> dict:
+        from mics_mm.models.utils import global_feature
+        with optim_wrapper.optim_context(self):
+            inputs = self.data_preprocessor(data, True)['inputs']
+            x = torch.cat([inputs[m] for m in self.modalities])
+            full = self.backbone(x, mask=None)[-1]
+            z = self.neck((global_feature(full), ))[0]
+            latent = self.backbone(x, mask=True)[0]
+            loss = z.square().mean() + latent.square().mean()
+            with torch.no_grad():
+                self.momentum_encoder.update_parameters(
+                    torch.nn.Sequential(self.backbone, self.neck))
+                m_backbone, m_neck = self.momentum_encoder.module
+                m_neck((global_feature(m_backbone(x, mask=None)[-1]), ))
+        optim_wrapper.update_params(loss)
+        return dict(loss=loss.detach())
 
 
 class Floor3D(torch.nn.Module):
@@ -326,6 +375,15 @@ def build(args, method: str, size: int):
     if method == 'brainmvp':
         model.use_cl = True  # the costlier phase of the schedule
     optim_c = copy.deepcopy(optim_c)
+    if method == 'floor':
+        # the MICS model's parts, and its encoder's optimizer (no
+        # discriminator)
+        model = FloorViT(model)
+        gen = optim_c.generator
+        optim_c = dict(type=gen.type, optimizer=gen.optimizer,
+                       paramwise_cfg=gen.get('paramwise_cfg'))
+        if optim_c['paramwise_cfg'] is None:
+            optim_c.pop('paramwise_cfg')
     if args.amp:
         # AmpOptimWrapper(s), as ``tools/train.py --amp`` makes them
         enable_amp(optim_c)
@@ -362,7 +420,7 @@ def fake_batch(args, method: str, size: int, batch: int) -> dict:
                 canvas_shape=(98, 116, 94))) for _ in range(batch)
         ]
         return dict(inputs=x, data_samples=samples)
-    if method == 'mics':
+    if method in ('mics', 'floor'):
         return dict(inputs=dict(wli=rgb(), nbi=rgb()), data_samples=None)
     # SimCLR, MoCo v3, BYOL: two views; MAE: the two modalities, which its
     # ViewsAsBatchDataPreprocessor makes 2 x batch samples
