@@ -222,6 +222,9 @@ def test_config_builds(path, demo_root, brain_root):
         assert cfg.train_dataloader.sampler.type == 'SeededInfiniteSampler'
         assert all(not s.get('by_epoch', True) for s in cfg.param_scheduler)
         assert cfg.default_hooks.checkpoint.by_epoch is False
+        # the best validation accuracy is kept
+        assert cfg.default_hooks.checkpoint.save_best == 'accuracy'
+        assert cfg.default_hooks.checkpoint.rule == 'greater'
     else:
         assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
     if '/baselines/' in path:

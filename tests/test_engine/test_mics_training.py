@@ -160,3 +160,7 @@ def test_dist_finetune_two_gloo_processes(demo_root, tmp_path):
     counts = ckpt['state_dict']['head.class_count']
     # 16 training samples split over 2 ranks; each rank's estimate saw all.
     assert float(counts.sum()) == 16
+    # save_best on validation accuracy: the best checkpoint is kept apart
+    best = list((tmp_path / 'ft').glob('best_accuracy_epoch_*.pth'))
+    assert len(best) == 1, sorted(p.name for p in (tmp_path / 'ft').iterdir())
+    assert 'state_dict' in torch.load(best[0], weights_only=True)

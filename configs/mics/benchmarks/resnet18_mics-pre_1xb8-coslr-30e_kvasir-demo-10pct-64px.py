@@ -36,4 +36,5 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 default_hooks = dict(
-    logger=dict(interval=5), checkpoint=dict(interval=10, max_keep_ckpts=1))
+    logger=dict(interval=5), checkpoint=dict(interval=10, max_keep_ckpts=1,
+                                     save_best='accuracy', rule='greater'))

@@ -21,5 +21,6 @@ train_dataloader = dict(sampler=dict(type='SeededInfiniteSampler', _scope_='mics
 # Iteration-based runtime: checkpoints and logs counted in iterations.
 default_hooks = dict(
     logger=dict(log_metric_by_epoch=False),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=3))
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=3,
+                    save_best='accuracy', rule='greater'))
 log_processor = dict(by_epoch=False)
