@@ -46,7 +46,7 @@ REGISTERED = {
     HOOKS: [
         'MICSAlphaWarmupHook', 'MICSQueueSizeHook', 'RandomStateHook',
         'MICSLambdaRampHook', 'BrainMVPScheduleHook',
-        'NonFiniteLossHook'
+        'NonFiniteLossHook', 'KNNMonitorHook'
     ],
     METRICS: ['ClsReportMetric', 'BraTSMetric'],
     OPTIM_WRAPPER_CONSTRUCTORS: ['PartwiseOptimWrapperConstructor'],
@@ -72,7 +72,7 @@ GENERAL = {
     'InflatedPretrained',
     'ResampleToSpacing', 'PlaceOnCanvas',
     'UNETRDecoder3D', 'BraTSRegionHead', 'RandomFlip3D', 'BraTSMetric',
-    'SeededSampler', 'SeededInfiniteSampler'
+    'SeededSampler', 'SeededInfiniteSampler', 'KNNMonitorHook'
 }
 
 
