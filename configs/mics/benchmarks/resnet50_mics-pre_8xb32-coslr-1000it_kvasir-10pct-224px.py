@@ -11,15 +11,7 @@
 # validation and a checkpoint every 100 iterations.
 _base_ = [
     '../../_base_/models/mics_finetune_resnet50.py',
-    '../../_base_/datasets/kvasir_mics_finetune.py',
+    '../../_base_/datasets/kvasir_mics_finetune_iter.py',
     '../../_base_/schedules/mics_finetune_adamw-coslr-1000it.py',
-    '../../_base_/default_runtime.py',
+    '../../_base_/default_runtime_iter.py',
 ]
-# Full batches from however few labelled images: the sampler repeats them.
-train_dataloader = dict(sampler=dict(type='SeededInfiniteSampler', _scope_='mics_mm', shuffle=True))
-# Iteration-based runtime: checkpoints and logs counted in iterations.
-default_hooks = dict(
-    logger=dict(log_metric_by_epoch=False),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=3,
-                    save_best='accuracy', rule='greater'))
-log_processor = dict(by_epoch=False)

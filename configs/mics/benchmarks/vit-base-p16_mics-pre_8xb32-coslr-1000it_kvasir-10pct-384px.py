@@ -14,13 +14,10 @@ _base_ = [
     '../../_base_/models/mics_finetune_vit-base-p16.py',
     '../../_base_/datasets/kvasir_mics_finetune-384px.py',
     '../../_base_/schedules/mics_finetune_adamw-coslr-1000it.py',
-    '../../_base_/default_runtime.py',
+    '../../_base_/default_runtime_iter.py',
 ]
 # Full batches from however few labelled images: the sampler repeats them.
-train_dataloader = dict(sampler=dict(type='SeededInfiniteSampler', _scope_='mics_mm', shuffle=True))
-# Iteration-based runtime: checkpoints and logs counted in iterations.
-default_hooks = dict(
-    logger=dict(log_metric_by_epoch=False),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=3,
-                    save_best='accuracy', rule='greater'))
-log_processor = dict(by_epoch=False)
+train_dataloader = dict(
+    sampler=dict(
+        _delete_=True, type='SeededInfiniteSampler', _scope_='mics_mm',
+        shuffle=True))
