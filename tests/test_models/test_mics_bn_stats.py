@@ -8,6 +8,7 @@ ResNet pre-training configs recomputes them from the unmasked training
 images (docs/methods.md, "MICS decision 18: BatchNorm for ResNet
 encoders").
 """
+import pytest
 import torch
 from mmengine.config import Config
 from mmpretrain.engine.hooks.precise_bn_hook import update_bn_stats
@@ -67,6 +68,7 @@ def test_resnet_pretraining_configs_recompute_bn_statistics():
         assert hooks[0]['interval'] <= cfg.default_hooks.checkpoint.interval
 
 
+@pytest.mark.slow  # builds a full-size model
 def test_full_size_resnet_mics_uses_syncbn_in_both_encoders():
     cfg = Config.fromfile(REPO_CONFIGS[0])
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'

@@ -25,6 +25,7 @@ def shape(disc):
             disc.pos_embed.shape))
 
 
+@pytest.mark.slow  # builds a full-size model
 def test_default_is_the_release_size():
     """The release's ``Discriminator(dim=768, blocks=6, num_heads=6)``,
     ``DEncoderBlock(mlp_ratio=4)`` and ``pos_emb1D`` of 577 rows

@@ -358,6 +358,7 @@ def test_timm_conversion_loads_into_timm(ckpts, tmp_path, name, timm_name):
 
 
 # ---------------------------------------------------------------- CLI
+@pytest.mark.slow  # a subprocess
 def test_command_line(ckpts, tmp_path):
     path, _ = ckpts('finetune')
     run = subprocess.run(
