@@ -168,6 +168,25 @@ def _finetune_all(settings: Settings, pairs: List[dict],
     return runs
 
 
+def count_jobs(settings: Settings, pairs: List[dict]) -> int:
+    """How many jobs :func:`run_benchmark` runs (or reuses): one
+    pre-training per planned pair with a config, one fine-tuning per pair,
+    protocol the backbone has, fraction and seed."""
+    task = TASKS[settings.task]
+    total = 0
+    for pair in pairs:
+        if 'skipped' in pair:
+            continue
+        total += pair['config'] is not None
+        protocols = [
+            p for p in settings.protocols
+            if (pair['backbone'], p) in task['finetune']
+        ]
+        total += len(protocols) * len(settings.fractions) * len(
+            settings.seeds)
+    return total
+
+
 def run_benchmark(settings: Settings, data: str, root: str,
                   command: str) -> dict:
     """Run (or, with ``settings.resume``, complete) the benchmark.
@@ -214,7 +233,8 @@ def run_benchmark(settings: Settings, data: str, root: str,
         pretrain_epochs=settings.pretrain_epochs,
         pretrain_batch=settings.pretrain_batch)
     pairs = plan(settings.task, settings.methods, settings.backbones)
-    jobs = Jobs(settings.out, settings.resume, settings.overwrite)
+    jobs = Jobs(settings.out, settings.resume, settings.overwrite,
+                total=count_jobs(settings, pairs))
     pretrained = _pretrain_all(settings, pairs, data, jobs, root)
     budget = check_equal_budgets(pretrained, task['single_modality'])
     runs = _finetune_all(settings, pairs, pretrained, data, jobs, root)

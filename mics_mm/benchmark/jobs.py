@@ -14,6 +14,11 @@ from mmengine.config import Config
 __all__ = ['run_job', 'Jobs']
 
 
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f'{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'
+
+
 def run_job(cfg: Config, work_dir: str, train: bool = True) -> dict:
     """Build a Runner from ``cfg`` in this process; train and / or test.
 
@@ -80,6 +85,9 @@ class Jobs:
             ``pretrain/`` and ``finetune/``).
         resume (bool): Reuse finished jobs with the same settings.
         overwrite (bool): Run every job again.
+        total (int): How many jobs the benchmark has, for the progress
+            line each job prints (``job i of N``, elapsed time, estimate
+            of what is left). 0: not known.
 
     Raises:
         FileExistsError: ``out`` holds finished jobs and neither
@@ -91,9 +99,12 @@ class Jobs:
     RECORD = 'job.json'
 
     def __init__(self, out: str, resume: bool = False,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, total: int = 0) -> None:
         self.out, self.resume = out, resume
         self.reused: List[str] = []
+        self.total, self.started = total, 0
+        self._clock = time.time()
+        self._ran, self._ran_seconds = 0, 0.0
         if not (resume or overwrite):
             done = self.finished()
             if done:
@@ -102,6 +113,20 @@ class Jobs:
                     f'finished jobs (e.g. {done[0]}); pass --resume to '
                     'reuse them and run the rest, --overwrite to run them '
                     'again, or choose another --out.')
+
+    def progress(self, work_dir: str) -> str:
+        """``job i of N``, the time since the first job and an estimate of
+        what is left (the mean time of the jobs run so far, reused ones
+        not counted, times the jobs still to start, this one included)."""
+        elapsed = time.time() - self._clock
+        line = (f'[label_efficiency] job {self.started}'
+                + (f' of {self.total}' if self.total else '')
+                + f': {osp.basename(work_dir)}; elapsed {_hms(elapsed)}')
+        if self.total and self._ran:
+            left = self.total - self.started + 1
+            line += (f', about {_hms(self._ran_seconds / self._ran * left)}'
+                     ' left')
+        return line
 
     def finished(self) -> List[str]:
         """Work dirs under ``out`` that hold a job record.
@@ -134,6 +159,8 @@ class Jobs:
             RuntimeError: With ``resume``, the work dir's record has
                 another key.
         """
+        self.started += 1
+        print(self.progress(work_dir), flush=True)
         record = osp.join(work_dir, self.RECORD)
         if self.resume and osp.isfile(record):
             with open(record) as f:
@@ -146,7 +173,10 @@ class Jobs:
             self.reused.append(work_dir)
             print(f'[label_efficiency] reusing {work_dir}', flush=True)
             return saved['result']
+        began = time.time()
         result = run_job(cfg, work_dir)
+        self._ran += 1
+        self._ran_seconds += time.time() - began
         tmp = record + '.tmp'
         with open(tmp, 'w') as f:
             json.dump(dict(key=key, result=result), f, indent=1)

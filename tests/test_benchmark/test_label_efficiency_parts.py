@@ -3,6 +3,7 @@ reports, job configs, job records and data checks. Expected values are
 worked out by hand; nothing is trained."""
 import json
 import math
+import os
 import os.path as osp
 from argparse import Namespace
 
@@ -370,3 +371,41 @@ def test_settings_from_namespace_takes_its_fields_only():
     assert settings.task == 'brain-seg' and settings.resume is True
     assert settings.fractions == [0.34, 1.0]
     assert not hasattr(settings, 'data')
+
+
+def test_jobs_report_progress_and_what_is_left(tmp_path, monkeypatch,
+                                                capsys):
+    """A long benchmark says where it is: job i of N, the elapsed time,
+    and the mean time of the jobs run so far times the jobs left."""
+    import mics_mm.benchmark.jobs as jobs_mod
+    # Jobs() at 0; job 1 starts at 10 and runs 10 -> 40; job 2 starts at 70
+    clock = iter([0.0, 10.0, 10.0, 40.0, 70.0, 70.0, 100.0])
+    monkeypatch.setattr(jobs_mod.time, 'time', lambda: next(clock))
+    def fake_job(cfg, work):
+        os.makedirs(work)
+        return dict(iters=1)
+
+    monkeypatch.setattr(jobs_mod, 'run_job', fake_job)
+    jobs = Jobs(str(tmp_path / 'out'), total=3)
+    jobs.run(None, str(tmp_path / 'out' / 'pretrain' / 'a'), {})
+    jobs.run(None, str(tmp_path / 'out' / 'finetune' / 'b'), {})
+    lines = [ln for ln in capsys.readouterr().out.splitlines()
+             if 'job' in ln]
+    assert lines[0] == '[label_efficiency] job 1 of 3: a; elapsed 0:00:10'
+    # second job starts at 70: 2 jobs left (this one too) x 30 s
+    assert lines[1] == ('[label_efficiency] job 2 of 3: b; elapsed 0:01:10, '
+                        'about 0:01:00 left')
+
+
+def test_count_jobs_is_what_the_plan_runs():
+    from mics_mm.benchmark.harness import count_jobs
+    settings = Settings(**{**QUICK['kvasir'], 'task': 'kvasir', 'out': 'o',
+                           'workers': 0, 'resume': False,
+                           'overwrite': False})
+    pairs = [dict(method='mics', backbone='resnet18', config='c'),
+             dict(method='scratch', backbone='resnet18', config=None),
+             dict(method='x', backbone='resnet18', skipped='why')]
+    per_pair = len([p for p in settings.protocols
+                    if ('resnet18', p) in TASKS['kvasir']['finetune']]) * \
+        len(settings.fractions) * len(settings.seeds)
+    assert count_jobs(settings, pairs) == 1 + 2 * per_pair
