@@ -19,26 +19,21 @@ patch_size = 96
 meta_keys = ('case', 'modalities', 'missing_modalities', 'canvas_offset',
              'canvas_shape', 'flip_axes', 'spacing', 'img_path')
 
-train_pipeline = [
+# the deterministic head of both pipelines
+load_study = [
     dict(type='LoadMRIStudy', reorient_ras=True),
     dict(type='PercentileNormalize', low=5, high=95, clip=False,
          mask='box'),
     dict(type='ResampleToSpacing', pixdim=1.0),
     dict(type='ArrangeModalities', modalities=modalities),
     dict(type='ForegroundCrop', margin=1),
+]
+train_pipeline = load_study + [
     dict(type='RandomPatch3D', size=patch_size),
     dict(type='RandomFlip3D', axes=(0, 1, 2), prob=0.5),
     dict(type='PackMRIInputs', meta_keys=meta_keys),
 ]
-test_pipeline = [
-    dict(type='LoadMRIStudy', reorient_ras=True),
-    dict(type='PercentileNormalize', low=5, high=95, clip=False,
-         mask='box'),
-    dict(type='ResampleToSpacing', pixdim=1.0),
-    dict(type='ArrangeModalities', modalities=modalities),
-    dict(type='ForegroundCrop', margin=1),
-    dict(type='PackMRIInputs', meta_keys=meta_keys),
-]
+test_pipeline = load_study + [dict(type='PackMRIInputs', meta_keys=meta_keys)]
 common = dict(
     type='BrainMRIDataset',
     data_root=data_root,

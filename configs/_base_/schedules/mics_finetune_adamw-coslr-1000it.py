@@ -6,16 +6,9 @@
 # fewer than 20k images (500 steps of 512). AdamW, a 100-iteration linear
 # warm-up, cosine to 1e-6; the distribution-shift strength ramps from 0 over
 # the whole run (ramp_fraction x max_iters = 1,000 iterations). Validation
-# every 100 iterations. The epoch-based schedule of the demo configs is
-# mics_finetune_adamw-coslr-50e.py.
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
-    paramwise_cfg=dict(
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.),
-            'cls_token': dict(decay_mult=0.),
-        }))
+# every 100 iterations. The optimizer, hooks and the rest are those of the
+# demo configs' epoch-based mics_finetune_adamw-coslr-50e.py.
+_base_ = './mics_finetune_adamw-coslr-50e.py'
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -30,14 +23,6 @@ param_scheduler = [
         begin=100,
         end=1000),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=100)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=256)
-custom_hooks = [
-    dict(type='MICSLambdaRampHook', ramp_fraction=1.0),
-    dict(type='RandomStateHook'),
-]
-# modality_dropout leaves one encoder unused in some steps (all ranks drop the
-# same one: they share the seed), so DDP must allow unused parameters.
-find_unused_parameters = True
+train_cfg = dict(
+    _delete_=True, type='IterBasedTrainLoop', max_iters=1000,
+    val_interval=100)
