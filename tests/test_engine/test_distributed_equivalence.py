@@ -152,7 +152,10 @@ def test_mics_state_identical_on_every_rank(two_process_runs):
 def test_mics_ddp_broadcasts_no_buffers(two_process_runs, name):
     """The MICS configs ask DDP for no buffer broadcast (the heads keep
     the queue identical on every rank, which the test above checks), and
-    the wrapper built for the run has it off."""
+    one wrapper was built for the run, with it off. On CPU the wrapper
+    turns the broadcast off whatever the config says, so the config half
+    is what pins the configs; the wrapper half pins what a GPU run gets
+    from them."""
     for rank in two_process_runs['ranks'][name]:
         assert rank['config_broadcast_buffers'] is False
         assert rank['wrapper_broadcast_buffers'] == [False]
