@@ -12,6 +12,9 @@
 # the mmpretrain recipe, 110 iterations, kept in epochs (the baselines keep
 # their published recipe); below the report's 2,000-step pre-training mark,
 # as the MICS configs they are compared with at equal epochs.
+# Online kNN monitor (off here; knn/top1 on the val split every 10 epochs):
+# a config with _base_ = [this file, '../_base_/knn_monitor-384px.py'] and
+# custom_hooks = _base_.custom_hooks + [_base_.knn_monitor].
 _base_ = './mae_vit-base-p16_8xb32-coslr-100e_kvasir-wli-384px.py'
 # The model comes from mmpretrain's base (built in scope mmpretrain), so
 # our preprocessor inside it is named with its scope.

@@ -6,6 +6,9 @@
 # warm-up and alpha ramp; below the report's 2,000-step pre-training mark:
 # on Kvasir v1 prefer fewer GPUs (2 x 32: 4,400 steps) or the ImageNet-
 # initialised mics_resnet50_in1k-pre_8xb32-... config.
+# Online kNN monitor (off here; knn/top1 on the val split every 10 epochs):
+# a config with _base_ = [this file, '../_base_/knn_monitor.py'] and
+# custom_hooks = _base_.custom_hooks + [_base_.knn_monitor].
 _base_ = [
     '../_base_/models/mics_resnet50.py',
     '../_base_/datasets/kvasir_mics.py',

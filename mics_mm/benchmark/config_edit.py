@@ -28,20 +28,21 @@ def load_cfg(path: str, root: str) -> Config:
     return Config.fromfile(osp.join(root, path))
 
 
-def set_loader(cfg: Config, loader: str, data: str, workers: int,
-               batch: Optional[int] = None) -> None:
+def set_loader(cfg: Config, loader: str, data: str,
+               workers: Optional[int], batch: Optional[int] = None) -> None:
     """Point a data loader of ``cfg`` at ``data``, in place.
 
     A loader the config lacks is left alone. A ``RepeatDataset`` is looked
-    through; workers are not kept between passes (one pass per loader and
-    run).
+    through; with ``workers`` given, workers are not kept between passes
+    (one pass per loader and run).
 
     Args:
         cfg (Config): The config.
         loader (str): ``train_dataloader``, ``val_dataloader`` or
             ``test_dataloader``.
         data (str): The dataset folder (``data_root``).
-        workers (int): Data-loader workers.
+        workers (int, optional): Data-loader workers; None keeps the
+            config's (and its ``persistent_workers``).
         batch (int, optional): Batch size; None keeps the config's.
 
     Raises:
@@ -56,8 +57,9 @@ def set_loader(cfg: Config, loader: str, data: str, workers: int,
         raise ValueError('label_efficiency: semi-supervised configs are not '
                          'supported here')
     inner.data_root = data
-    loader_cfg.num_workers = workers
-    loader_cfg.persistent_workers = False  # one pass per loader and run
+    if workers is not None:
+        loader_cfg.num_workers = workers
+        loader_cfg.persistent_workers = False  # one pass per loader and run
     if batch is not None:
         loader_cfg.batch_size = batch
 
@@ -112,8 +114,9 @@ def epoch_schedule(cfg: Config, epochs: int) -> None:
         sched.pop('T_max', None)
 
 
-def pretrain_cfg(path: str, data: str, *, task: str, epochs: int,
-                 batch: int, workers: int, root: str) -> Config:
+def pretrain_cfg(path: str, data: str, *, task: str, epochs: Optional[int],
+                 batch: Optional[int], workers: Optional[int],
+                 root: str) -> Config:
     """The pre-training job of a method: its config on ``data`` for
     ``epochs`` epochs of ``batch`` samples, keeping the last checkpoint
     (``epoch_<epochs>.pth``, plain content: loadable with
@@ -124,9 +127,12 @@ def pretrain_cfg(path: str, data: str, *, task: str, epochs: int,
         data (str): The dataset folder.
         task (str): ``kvasir`` (trains on ``splits/train.json``) or
             ``brain-seg``.
-        epochs (int): Pre-training epochs.
-        batch (int): Batch size.
-        workers (int): Data-loader workers.
+        epochs (int, optional): Pre-training epochs; None keeps the
+            config's epochs and schedule (``--scale paper``).
+        batch (int, optional): Batch size (per GPU); None keeps the
+            config's.
+        workers (int, optional): Data-loader workers; None keeps the
+            config's.
         root (str): The repository root.
 
     Returns:
@@ -141,8 +147,11 @@ def pretrain_cfg(path: str, data: str, *, task: str, epochs: int,
         cfg.train_dataloader.dataset.ann_file = 'splits/train.json'
     if cfg.train_cfg.get('type') != 'EpochBasedTrainLoop':
         raise ValueError(f'{path}: pre-training configs must be epoch-based')
-    cfg.train_cfg.max_epochs = epochs
-    epoch_schedule(cfg, epochs)
+    if epochs is None:
+        epochs = cfg.train_cfg.max_epochs
+    else:
+        cfg.train_cfg.max_epochs = epochs
+        epoch_schedule(cfg, epochs)
     # SafeCheckpointHook: the fine-tuning jobs read the encoder with
     # weights_only=True, which refuses CheckpointHook's pickled message hub
     cfg.default_hooks.checkpoint = dict(
@@ -158,7 +167,8 @@ def pretrain_cfg(path: str, data: str, *, task: str, epochs: int,
 
 def finetune_cfg(path: str, data: str, *, task: str,
                  checkpoint: Optional[str], fraction: float, seed: int,
-                 iters: int, batch: int, workers: int, root: str,
+                 iters: Optional[int], batch: Optional[int],
+                 workers: Optional[int], root: str,
                  train_ann: Optional[str] = None) -> Config:
     """A fine-tuning job: ``iters`` iterations of ``batch`` samples on a
     labelled fraction, from a pre-trained encoder or from scratch, then a
@@ -175,17 +185,31 @@ def finetune_cfg(path: str, data: str, *, task: str,
             from scratch.
         fraction (float): Labelled fraction in (0, 1].
         seed (int): Random seed.
-        iters (int): Training iterations.
-        batch (int): Training batch size.
-        workers (int): Data-loader workers.
+        iters (int, optional): Training iterations, with a warm-up over
+            a tenth of them and a cosine (:func:`iter_schedule`); None
+            keeps an iteration-based config's iterations and schedule
+            (``--scale paper``).
+        batch (int, optional): Training batch size (per GPU); None keeps
+            the config's.
+        workers (int, optional): Data-loader workers; None keeps the
+            config's.
         root (str): The repository root.
         train_ann (str, optional): Labelled-subject manifest
             (``brain-seg``).
 
     Returns:
         Config: The job's config.
+
+    Raises:
+        ValueError: ``iters`` is None and the config is epoch-based.
     """
     cfg = load_cfg(path, root)
+    keep_schedule = iters is None
+    if keep_schedule:
+        if cfg.train_cfg.get('type') != 'IterBasedTrainLoop':
+            raise ValueError(f'{path}: an epoch-based fine-tuning config '
+                             'needs its iterations (--finetune-iters)')
+        iters = cfg.train_cfg.max_iters
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         set_loader(cfg, loader, data, workers,
                    batch if loader == 'train_dataloader' else None)
@@ -215,7 +239,8 @@ def finetune_cfg(path: str, data: str, *, task: str,
         cfg.model.data_preprocessor.templates = templates
     cfg.train_cfg = dict(
         type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
-    cfg.param_scheduler = iter_schedule(iters)
+    if not keep_schedule:
+        cfg.param_scheduler = iter_schedule(iters)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=-1, save_last=False)
     cfg.default_hooks.logger = dict(

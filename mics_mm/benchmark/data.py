@@ -6,19 +6,23 @@ import math
 import os.path as osp
 from typing import Optional
 
-from .tables import TASKS
+from .tables import task_table
 
 __all__ = ['prepare_data', 'brain_fraction_manifest']
 
 
-def prepare_data(task: str, data: Optional[str], root: str) -> str:
+def prepare_data(task: str, data: Optional[str], root: str,
+                 scale: str = 'demo', create: bool = True) -> str:
     """The dataset folder of a run, ready to train on.
 
-    Without ``data`` the task's demo data (``default_data`` of its table,
-    under ``root``) is used and made if missing (Kvasir: the synthetic demo
-    set, :func:`mics_mm.testing.kvasir_demo.make_demo_kvasir`; brain: the
-    demo brain set, :func:`mics_mm.testing.brain_demo.make_brain_demo`). A
-    Kvasir folder without ``splits/train.json`` gets its splits
+    Without ``data`` the task's default folder (``default_data`` of its
+    table, under ``root``) is used. At ``scale='demo'`` that is the demo
+    data, made if missing (Kvasir: the synthetic demo set,
+    :func:`mics_mm.testing.kvasir_demo.make_demo_kvasir`; brain: the demo
+    brain set, :func:`mics_mm.testing.brain_demo.make_brain_demo`); at
+    ``scale='paper'`` it is the real Kvasir (``data/kvasir``), never made:
+    a missing folder is an error saying where to get it. A Kvasir folder
+    without ``splits/train.json`` gets its splits
     (:func:`mics_mm.datasets.splits.make_splits`, seed 0).
 
     Args:
@@ -26,24 +30,41 @@ def prepare_data(task: str, data: Optional[str], root: str) -> str:
         data (str, optional): Dataset folder; relative paths are taken
             relative to ``root``.
         root (str): The repository root.
+        scale (str): ``demo`` or ``paper``. Defaults to 'demo'.
+        create (bool): Make the demo data / splits when missing. False (a
+            dry run): write nothing; a missing real data folder is still an
+            error. Defaults to True.
 
     Returns:
         str: The absolute dataset folder.
 
     Raises:
-        FileNotFoundError: A given ``data`` is missing (Kvasir) or is not a
-            demo brain set (no ``provenance.json``).
+        FileNotFoundError: A given ``data`` (or, at ``paper`` scale, the
+            default real one) is missing (Kvasir), or is not a demo brain
+            set (no ``provenance.json``).
     """
-    folder = data or TASKS[task]['default_data']
+    folder = data or task_table(task, scale)['default_data']
     folder = folder if osp.isabs(folder) else osp.join(root, folder)
     if task == 'kvasir':
         from ..datasets.splits import make_splits
         if not osp.isdir(folder):
+            if scale == 'paper':
+                raise FileNotFoundError(
+                    f'--scale paper trains on the real Kvasir, and {folder} '
+                    'does not exist: download it from '
+                    'https://datasets.simula.no/kvasir/, unzip it so that '
+                    'the class folders are directly under that folder '
+                    '(docs/data.md), write its splits with python '
+                    f'tools/data/make_splits.py --data-root {folder}, or '
+                    'pass --data DIR.')
             if data:
                 raise FileNotFoundError(f'--data {folder} does not exist')
+            if not create:
+                return folder
             from ..testing.kvasir_demo import make_demo_kvasir
             make_demo_kvasir(folder, per_class=40, size=64, seed=0)
-        if not osp.isfile(osp.join(folder, 'splits', 'train.json')):
+        if create and not osp.isfile(osp.join(folder, 'splits',
+                                              'train.json')):
             make_splits(folder, seed=0)
     else:
         if not osp.isfile(osp.join(folder, 'provenance.json')):
@@ -52,6 +73,8 @@ def prepare_data(task: str, data: Optional[str], root: str) -> str:
                     f'--data {folder} is not a demo brain set (no '
                     'provenance.json); make one with '
                     'tools/data/make_brain_demo.py')
+            if not create:
+                return folder
             from ..testing.brain_demo import make_brain_demo
             make_brain_demo(folder)
     return folder

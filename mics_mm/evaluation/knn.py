@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mics_mm.models.data_preprocessor import PerModalityDataPreprocessor
 from mics_mm.models.utils import global_feature
 
 __all__ = ['knn_classify', 'knn_accuracy', 'extract_knn_features']
@@ -150,6 +151,39 @@ def _pooled(out) -> torch.Tensor:
     return global_feature(out).float()
 
 
+def _one_input_feature(model: torch.nn.Module, batch: dict,
+                       modality: Optional[str]) -> Tuple[torch.Tensor, list]:
+    """Pooled feature of a one-input model (mmpretrain's SimCLR, MoCo v3,
+    BYOL, MAE, ImageClassifier) on a multi-modal batch: each chosen
+    modality's images go through the model's own data preprocessor and
+    ``extract_feat`` as a batch of their own; ``'concat'`` concatenates the
+    features of every modality. Returns the feature and the data samples."""
+    inputs = batch['inputs']
+    names = list(inputs)
+    chosen = names if modality == 'concat' else [
+        names[0] if modality is None else modality]
+    for name in chosen:
+        if name not in inputs:
+            raise KeyError(f'knn: modality {name!r} not in the batch (has '
+                           f"{names}); pass one of them or 'concat'.")
+    from mmpretrain.models.utils import SelfSupDataPreprocessor
+    views = isinstance(model.data_preprocessor, SelfSupDataPreprocessor)
+    feats, samples = [], batch.get('data_samples')
+    for name in chosen:
+        images = inputs[name]
+        if not isinstance(images, torch.Tensor):
+            images = torch.stack(list(images))
+        # a self-supervised preprocessor takes a list of views
+        data = model.data_preprocessor(
+            dict(batch, inputs=[images] if views else images), False)
+        x = data['inputs']
+        if isinstance(x, (list, tuple)):
+            x = x[0]
+        feats.append(_pooled(model.extract_feat(x)))
+        samples = data['data_samples']
+    return torch.cat(feats, dim=1), samples
+
+
 @torch.no_grad()
 def extract_knn_features(model: torch.nn.Module,
                          batches,
@@ -163,6 +197,14 @@ def extract_knn_features(model: torch.nn.Module,
     returns ``{modality: stages}`` and the last stage of ``modality`` is
     average-pooled (class token for ViTs, :func:`~mics_mm.models.utils.
     global_feature`).
+
+    A model that takes one image per sample (mmpretrain's SimCLR, MoCo v3,
+    BYOL, MAE, ``ImageClassifier``: any data preprocessor but
+    ``PerModalityDataPreprocessor``) given a multi-modal batch (``inputs``
+    a dict, as ``PackMultiModalInputs`` packs it) gets the images of
+    ``modality`` alone, through its own preprocessor (a list of one view
+    for a self-supervised one); ``'concat'`` runs it on each modality and
+    concatenates the features.
 
     Args:
         model (nn.Module): Unwrapped model with ``data_preprocessor`` and
@@ -185,6 +227,12 @@ def extract_knn_features(model: torch.nn.Module,
     feats: List[torch.Tensor] = []
     labels: List[int] = []
     for batch in batches:
+        if isinstance(batch.get('inputs'), dict) and not isinstance(
+                model.data_preprocessor, PerModalityDataPreprocessor):
+            feat, samples = _one_input_feature(model, batch, modality)
+            feats.append(feat.cpu())
+            _append_labels(labels, samples)
+            continue
         data = model.data_preprocessor(batch, False)
         out = model.extract_feat(data['inputs'])
         if isinstance(out, dict):
@@ -201,11 +249,15 @@ def extract_knn_features(model: torch.nn.Module,
         else:
             feat = _pooled(out)
         feats.append(feat.cpu())
-        for sample in data['data_samples']:
-            if 'gt_label' not in sample:
-                raise ValueError('knn: a data sample has no gt_label; kNN '
-                                 'needs labelled splits.')
-            labels.append(int(sample.gt_label.reshape(-1)[0]))
+        _append_labels(labels, data['data_samples'])
     if not feats:
         raise ValueError('knn: the data loader gave no batches.')
     return torch.cat(feats), torch.tensor(labels, dtype=torch.long)
+
+
+def _append_labels(labels: List[int], samples) -> None:
+    for sample in samples:
+        if 'gt_label' not in sample:
+            raise ValueError('knn: a data sample has no gt_label; kNN '
+                             'needs labelled splits.')
+        labels.append(int(sample.gt_label.reshape(-1)[0]))

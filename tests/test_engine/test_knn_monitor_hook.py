@@ -137,3 +137,139 @@ def test_knn_eval_tool(tmp_path, model):
     torch.save(dict(state_dict={}), ckpt)
     with pytest.raises(SystemExit, match='backbone weights missing'):
         tool.main(args)
+
+
+# --------------------------------------------------------------------------
+# knn_eval settings from the config (knn_eval = dict(...))
+# --------------------------------------------------------------------------
+@pytest.fixture
+def split_data(tmp_path):
+    from mics_mm.datasets.splits import make_splits
+    data = make_kvasir(str(tmp_path / 'kvasir'), per_class=5, size=SIZE)
+    make_splits(data, val=0.0, test=0.4, fractions=(1.0, ))
+    return data
+
+
+def _config_with(tmp_path, base, **knn_eval):
+    path = tmp_path / 'knn_cfg.py'
+    path.write_text(f'_base_ = {str(base)!r}\nknn_eval = {knn_eval!r}\n')
+    return str(path)
+
+
+def test_knn_eval_takes_its_settings_from_the_config(tmp_path, model,
+                                                     split_data):
+    ckpt = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    tool = _load_tool()
+    config = _config_with(tmp_path, CONFIG, k=3, temperature=0.1,
+                          batch_size=4, modality='nbi', img_size=SIZE,
+                          data_root=split_data)
+    result = tool.main([config, str(ckpt)])  # no flag, no --data-root
+    assert (result['k'], result['temperature'], result['batch_size'],
+            result['modality'], result['img_size']) == (3, 0.1, 4, 'nbi',
+                                                        SIZE)
+    assert result['data_root'] == split_data
+    assert result['num_train'] == 24 and result['num_test'] == 16
+    # a flag given on the command line wins over the config
+    flagged = tool.main([config, str(ckpt), '--k', '5', '--modality', 'wli'])
+    assert (flagged['k'], flagged['modality'], flagged['batch_size']) == (
+        5, 'wli', 4)
+    # a key left out keeps the built-in default; the config's data root
+    # (its loaders') when knn_eval names none
+    partial = _config_with(tmp_path, CONFIG, k=3)
+    result = tool.main([partial, str(ckpt), '--data-root', split_data,
+                        '--img-size', str(SIZE)])
+    assert (result['k'], result['temperature'], result['batch_size']) == (
+        3, 0.07, 32)
+    args = tool.parse_args([partial, str(ckpt)])
+    from mmengine.config import Config
+    assert tool.resolve_settings(args, Config.fromfile(partial))[
+        'data_root'] == 'data/kvasir_demo_synthetic/'
+    with pytest.raises(SystemExit, match=r"unknown knn_eval keys \['kk'\]"):
+        tool.main([_config_with(tmp_path, CONFIG, kk=3), str(ckpt),
+                   '--data-root', split_data])
+
+
+BASELINE = (REPO / 'configs/baselines/'
+            'simclr_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py')
+
+
+def test_knn_of_a_one_input_baseline_encoder(tmp_path, split_data):
+    """mmpretrain's SimCLR (one image per sample, SelfSupDataPreprocessor)
+    on the multi-modal Kvasir batches: the chosen modality's images alone;
+    'concat' runs it on both and concatenates."""
+    from mmengine.config import Config
+    torch.manual_seed(0)
+    init_default_scope('mics_mm')
+    cfg = Config.fromfile(str(BASELINE))
+    cfg.model.data_preprocessor = cfg.data_preprocessor
+    simclr = MODELS.build(cfg.model)
+    ckpt = tmp_path / 'simclr.pth'
+    torch.save(dict(state_dict=simclr.state_dict()), ckpt)
+    tool = _load_tool()
+    config = _config_with(tmp_path, BASELINE, k=3, modality='wli',
+                          img_size=SIZE, data_root=split_data)
+    result = tool.main([config, str(ckpt)])
+    assert 0.0 <= result['top1'] <= 1.0 and result['k'] == 3
+    same = tool.main([config, str(ckpt), '--k', '1', '--test-split',
+                      'splits/train.json'])
+    assert same['top1'] == 1.0  # each image is its own nearest neighbour
+    # the monitor hook goes through the same code
+    hook = HOOKS.build(dict(type='KNNMonitorHook',
+                            train_dataloader=loader(split_data),
+                            val_dataloader=loader(split_data), k=1,
+                            modality='concat'))
+    simclr.eval()
+    assert hook.compute(simclr) == 1.0
+    from mics_mm.evaluation.knn import extract_knn_features
+    from torch.utils.data import DataLoader
+    from mmengine.dataset import pseudo_collate
+    from mics_mm.registry import DATASETS
+    batches = DataLoader(DATASETS.build(loader(split_data)['dataset']),
+                         batch_size=8, collate_fn=pseudo_collate)
+    one, _ = extract_knn_features(simclr, batches, 'nbi')
+    both, labels = extract_knn_features(simclr, batches, 'concat')
+    assert one.shape == (len(labels), 512)
+    assert both.shape == (len(labels), 1024)
+    with pytest.raises(KeyError, match="'ct' not in the batch"):
+        extract_knn_features(simclr, batches, 'ct')
+
+
+# --------------------------------------------------------------------------
+# the monitor on in a pre-training config
+# --------------------------------------------------------------------------
+MONITORED = (REPO / 'configs/mics/'
+             'mics_resnet18_1xb32-coslr-10e_kvasir-demo-knn-64px.py')
+
+
+def test_pretraining_with_the_monitor_config_logs_knn_top1(tmp_path):
+    """configs/mics/mics_resnet18_1xb32-coslr-10e_kvasir-demo-knn-64px.py
+    (the demo pre-training with ../_base_/knn_monitor_demo-64px.py): one
+    epoch on tiny data, then knn/top1 of the val split is in the message
+    hub and in scalars.json."""
+    import glob
+    import json
+
+    from mmengine.runner import Runner
+
+    from mics_mm.benchmark import pretrain_cfg
+    from mics_mm.datasets.splits import make_splits
+    data = make_kvasir(str(tmp_path / 'kvasir'), per_class=3, size=SIZE)
+    make_splits(data, seed=0, fractions=(100, ))
+    cfg = pretrain_cfg(str(MONITORED), data, task='kvasir', epochs=1,
+                       batch=8, workers=0, root=str(REPO))
+    hook = cfg.custom_hooks[-1]
+    assert hook['type'] == 'KNNMonitorHook' and hook['interval'] == 5
+    for name in ('train_dataloader', 'val_dataloader'):
+        hook[name]['dataset']['data_root'] = data
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h['type'] != 'PreciseBNHook']  # time only
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    top1 = runner.message_hub.get_scalar('knn/top1').current()
+    assert 0.0 <= top1 <= 1.0
+    scalars, = glob.glob(str(tmp_path / 'work' / '*' / 'vis_data' /
+                             'scalars.json'))
+    logged = [json.loads(line) for line in open(scalars)]
+    assert any(r.get('knn/top1') == top1 for r in logged)

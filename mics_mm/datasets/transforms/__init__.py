@@ -3,6 +3,7 @@
 from .cache import CachedCompose
 from .formatting import (MissingModalityError, PackMRIInputs,
                          PackMultiModalInputs)
+from .gradient import GradientMagnitude, gradient_magnitude
 from .loading import ImageLoadError, LoadMultiModalImages
 from .modality import (PerModalityTransforms, SharedModalityTransforms,
                        SimulatedNBI, simulate_nbi)
@@ -26,5 +27,6 @@ __all__ = [
     'ArrangeModalities', 'PackMRIInputs', 'crop_or_pad',
     'RandomSlice2D', 'TakeSlice2D', 'CropPad',
     'RandomPatch3D', 'CachedCompose', 'voxel_sizes', 'require_whole_grid',
-    'ResampleToSpacing', 'PlaceOnCanvas', 'RandomFlip3D'
+    'ResampleToSpacing', 'PlaceOnCanvas', 'RandomFlip3D',
+    'GradientMagnitude', 'gradient_magnitude'
 ]
