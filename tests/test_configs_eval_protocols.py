@@ -60,7 +60,7 @@ def test_every_protocol_config_exists_and_says_how_to_use_it():
         assert 'tools/analysis/recipe_report.py' in text
         assert '1,000 optimizer steps' in text and '--num-images 280' in text
         text = open(osp.join(ROOT, knn)).read()
-        assert f'python tools/analysis/knn_eval.py' in text
+        assert 'python tools/analysis/knn_eval.py' in text
         assert osp.basename(knn) in text and f'work_dirs/{work}/' in text
 
 

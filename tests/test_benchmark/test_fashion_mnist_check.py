@@ -159,3 +159,15 @@ def test_tiny_check_end_to_end(tmp_path, capsys):
         _tool().main(argv)
     again = _tool().main(argv + ['--resume'])
     assert again['runs'] == result['runs']
+    # another fine-tuning config on the same --out: pre-training and the
+    # kNN / linear scores are reused, the fine-tuning runs again
+    before = fm.FINETUNE.replace('-1pct-32px', '-1pct-kvasir-aug-32px')
+    other = _tool().main(argv + ['--resume', '--finetune-config',
+                                 osp.join(ROOT, before)])
+    assert other['finetune_config'] == before
+    assert [r['knn'] for r in other['runs']] == \
+        [r['knn'] for r in result['runs']]
+    stage = osp.splitext(osp.basename(before))[0]
+    assert (out / f'finetune-{stage}' / 'mics_seed0' / 'job.json').is_file()
+    assert (out / f'results-{stage}.json').is_file()
+    assert 'reusing' in capsys.readouterr().out

@@ -95,7 +95,7 @@ def test_pretrain_pipeline_gives_both_modalities(tmp_path):
     root = make_synthetic_fashion_mnist(str(tmp_path), 20, 10)
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs/mics/'
-        'mics_resnet18-w32_1xb128-coslr-200it_fashion-mnist-32px.py'))
+        'mics_resnet18-w32_1xb128-coslr-100it_fashion-mnist-32px.py'))
     ds_cfg = dict(cfg.train_dataloader.dataset, data_root=root)
     ds_cfg.pop('type')
     ds = FashionMNISTMultiModal(**ds_cfg)

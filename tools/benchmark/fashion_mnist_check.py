@@ -11,7 +11,9 @@ check says so and exits with status 0 (nothing is downloaded)::
     python tools/benchmark/fashion_mnist_check.py --out work_dirs/bench/fashion_mnist
 
 writes ``<out>/results.json`` and ``<out>/results.md`` (mean +- std over
-the seeds, the budgets, the machine, the verdict). ``--quick`` is a
+the seeds, the budgets, the machine, the verdict). ``--resume
+--finetune-config CONFIG`` on the same ``--out`` re-runs only the
+fine-tuning with another config (``results-<config>.json``). ``--quick`` is a
 minutes-long smoke run (one seed, a few iterations, 2,000 / 1,000 images),
 not the figures. The protocol, the configs and the figures are in
 docs/benchmarks.md; the code is :mod:`mics_mm.benchmark.fashion_mnist`.
@@ -44,6 +46,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='use the first N training images only')
     parser.add_argument('--num-test', type=int,
                         help='use the first N test images only')
+    parser.add_argument('--bank-size', type=int, default=10000,
+                        help='the first N training images are the kNN bank '
+                        'and the linear probe\'s training set (default '
+                        '10,000; 0: all 60,000)')
+    parser.add_argument('--finetune-config', default=None,
+                        help='another fine-tuning config (default: '
+                        'mics_mm.benchmark.fashion_mnist.FINETUNE); with '
+                        '--resume on an earlier --out only the fine-tuning '
+                        'runs again')
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: seed 0, 10 + 10 iterations, 2,000 '
                         'training and 1,000 test images')
@@ -85,16 +96,23 @@ def main(argv: Optional[List[str]] = None) -> Optional[dict]:
         ROOT, args.out, data=args.data, methods=args.methods,
         seeds=args.seeds, pretrain_iters=args.pretrain_iters,
         finetune_iters=args.finetune_iters, num_train=args.num_train,
-        num_test=args.num_test, resume=args.resume,
+        num_test=args.num_test, bank_size=args.bank_size or None,
+        **({} if args.finetune_config is None else dict(
+            finetune_config=osp.relpath(osp.abspath(args.finetune_config),
+                                        ROOT))),
+        resume=args.resume,
         overwrite=args.overwrite, command=command)
     text = check_markdown(result)
-    with open(osp.join(args.out, 'results.json'), 'w') as f:
+    # results.json, or results-<config>.json for another fine-tuning config
+    name = 'results' + ('' if args.finetune_config is None else '-' + osp.
+                        splitext(osp.basename(args.finetune_config))[0])
+    with open(osp.join(args.out, name + '.json'), 'w') as f:
         json.dump(result, f, indent=1)
-    with open(osp.join(args.out, 'results.md'), 'w') as f:
+    with open(osp.join(args.out, name + '.md'), 'w') as f:
         f.write(text)
     print(text)
     print(f'[fashion_mnist_check] done in {result["seconds"]:.0f} s: '
-          f'{osp.join(args.out, "results.json")}')
+          f'{osp.join(args.out, name + ".json")}')
     return result
 
 

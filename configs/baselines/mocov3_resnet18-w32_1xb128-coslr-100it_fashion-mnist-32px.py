@@ -1,13 +1,13 @@
-# BYOL on Fashion-MNIST for the learning check
+# MoCo v3 on Fashion-MNIST for the learning check
 # (tools/benchmark/fashion_mnist_check.py): the SimCLR check config's
-# encoder, data, batch, iterations and schedule, with BYOL's model (as
-# configs/baselines/byol_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py).
+# encoder, data, batch, iterations and schedule, with MoCo v3's model (as
+# configs/baselines/mocov3_resnet18_1xb32-coslr-10e_kvasir-demo-64px.py).
 # Not inherited through `mmpretrain::`: its model is restated as in the
 # Kvasir demo config named above (mmpretrain has no model-only config).
-_base_ = './simclr_resnet18-w32_1xb128-coslr-200it_fashion-mnist-32px.py'
+_base_ = './simclr_resnet18-w32_1xb128-coslr-100it_fashion-mnist-32px.py'
 model = dict(
     _delete_=True,
-    type='BYOL',
+    type='MoCoV3',
     base_momentum=0.01,
     backbone=dict(
         type='ResNet',
@@ -22,18 +22,23 @@ model = dict(
         hid_channels=1024,
         out_channels=128,
         num_layers=2,
-        with_bias=True,
-        with_last_bn=False,
+        with_bias=False,
+        with_last_bn=True,
+        with_last_bn_affine=False,
+        with_last_bias=False,
         with_avg_pool=True),
     head=dict(
-        type='LatentPredictHead',
+        type='MoCoV3Head',
         predictor=dict(
             type='NonLinearNeck',
             in_channels=128,
             hid_channels=1024,
             out_channels=128,
             num_layers=2,
-            with_bias=True,
+            with_bias=False,
             with_last_bn=False,
+            with_last_bn_affine=False,
+            with_last_bias=False,
             with_avg_pool=False),
-        loss=dict(type='CosineSimilarityLoss')))
+        loss=dict(type='CrossEntropyLoss', loss_weight=2 * 1.0),
+        temperature=1.0))

@@ -1,9 +1,9 @@
 # SimCLR on Fashion-MNIST for the learning check
 # (tools/benchmark/fashion_mnist_check.py, docs/benchmarks.md), matched to
-# configs/mics/mics_resnet18-w32_1xb128-coslr-200it_fashion-mnist-32px.py:
+# configs/mics/mics_resnet18-w32_1xb128-coslr-100it_fashion-mnist-32px.py:
 # the same half-width ResNet-18 (BN), the same pairs (image, gradient
-# magnitude) as the two views, batch 128, 200 iterations, AdamW lr 1e-3
-# with a 20-iteration warm-up and a cosine decay; only the method differs.
+# magnitude) as the two views, batch 128, 100 iterations, AdamW lr 1e-3
+# with a 10-iteration warm-up and a cosine decay; only the method differs.
 # Not inherited through `mmpretrain::`: mmpretrain has no model-only SimCLR
 # config, see ../_base_/models/simclr_resnet50.py.
 _base_ = [
@@ -11,8 +11,8 @@ _base_ = [
     '../_base_/datasets/fashion_mnist_views-32px.py',
     '../_base_/default_runtime_iter.py',
 ]
-max_iters = 200
-warmup_iters = 20
+max_iters = 100
+warmup_iters = 10
 
 model = dict(
     backbone=dict(depth=18, base_channels=32, stem_channels=32,

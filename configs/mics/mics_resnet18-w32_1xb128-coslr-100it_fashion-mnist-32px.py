@@ -2,12 +2,12 @@
 # gradient magnitude): the learning check of
 # tools/benchmark/fashion_mnist_check.py (docs/benchmarks.md), sized for
 # 2 CPU cores. A ResNet-18 of half width (32 base channels, 256-d output)
-# at 32 px, batch 128, 200 iterations (25,600 pairs, 0.43 passes over the
-# 60,000 training images), AdamW lr 1e-3 with a 20-iteration warm-up and a
+# at 32 px, batch 128, 100 iterations (12,800 pairs, 0.21 passes over the
+# 60,000 training images), AdamW lr 1e-3 with a 10-iteration warm-up and a
 # cosine decay; the consistency queue capped at half the training set
 # (MICSQueueSizeHook), alpha ramped over the warm-up, the small
 # discriminator. The baselines' configs
-# (configs/baselines/*_resnet18-w32_1xb128-coslr-200it_fashion-mnist-32px.py)
+# (configs/baselines/*_resnet18-w32_1xb128-coslr-100it_fashion-mnist-32px.py)
 # share the encoder, data, batch, iterations and lr schedule.
 _base_ = [
     '../_base_/models/mics_resnet50.py',
@@ -15,8 +15,8 @@ _base_ = [
     '../_base_/schedules/mics_adamw-coslr-100e.py',
     '../_base_/default_runtime_iter.py',
 ]
-max_iters = 200
-warmup_iters = 20
+max_iters = 100
+warmup_iters = 10
 
 model = dict(
     modalities=('image', 'gradient'),
