@@ -246,8 +246,11 @@ def _last_checkpoint(work_dir: str, iters: int) -> str:
 
 
 def _pretrain_cfg(root: str, method: str, seed: int, data: str,
-                  iters: Optional[int], num_train: Optional[int]) -> Config:
+                  iters: Optional[int], num_train: Optional[int],
+                  options: Optional[dict] = None) -> Config:
     cfg = Config.fromfile(osp.join(root, PRETRAIN[method]))
+    if options:
+        cfg.merge_from_dict(options)
     cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
     cfg.train_dataloader.dataset.data_root = data
     if num_train:
@@ -286,6 +289,7 @@ def run_check(root: str,
               bank_size: Optional[int] = 10000,
               knn_k: int = 20,
               finetune_config: str = FINETUNE,
+              pretrain_options: Optional[dict] = None,
               resume: bool = False,
               overwrite: bool = False,
               command: str = '') -> dict:
@@ -318,6 +322,9 @@ def run_check(root: str,
             pre-training and the kNN / linear scores of an earlier run are
             reused and only the fine-tuning differs. Defaults to
             :data:`FINETUNE`.
+        pretrain_options (dict, optional): ``--cfg-options``-style
+            overrides of every pre-training config (ablations, e.g. of
+            MICS' loss weights with ``methods=['mics']``). Defaults to None.
         resume (bool): Reuse finished jobs under ``out``.
         overwrite (bool): Run every job again.
         command (str): The command line, recorded.
@@ -334,7 +341,8 @@ def run_check(root: str,
     start = time.time()
     n_pre = sum(PRETRAIN[m] is not None for m in methods) * len(seeds)
     jobs = Jobs(out, resume=resume, overwrite=overwrite,
-                total=n_pre + len(methods) * len(seeds))
+                total=n_pre + len(methods) * len(seeds),
+                name='fashion_mnist_check')
     train_x, train_y = load_split(data, 'train', num_train)
     test_x, test_y = load_split(data, 'test', num_test)
     if bank_size:
@@ -351,11 +359,13 @@ def run_check(root: str,
             ckpt = None
             if PRETRAIN[method] is not None:
                 cfg = _pretrain_cfg(root, method, seed, data, pretrain_iters,
-                                    num_train)
+                                    num_train, pretrain_options)
                 work = osp.join(out, 'pretrain', f'{method}_seed{seed}')
                 res = jobs.run(cfg, work, dict(
                     config=PRETRAIN[method], seed=seed, data=data,
-                    iters=pretrain_iters, num_train=num_train))
+                    iters=pretrain_iters, num_train=num_train,
+                    **({} if not pretrain_options else dict(
+                        options=pretrain_options))))
                 iters = int(cfg.train_cfg.max_iters)
                 if res['iters'] != iters:
                     raise RuntimeError(
@@ -407,7 +417,7 @@ def run_check(root: str,
     summary = summarise_check(runs)
     return dict(
         command=command, data=data, seeds=list(seeds), methods=list(methods),
-        finetune_config=finetune_config,
+        finetune_config=finetune_config, pretrain_options=pretrain_options,
         budgets=budgets, runs=runs, summary=summary,
         verdict=verdict(summary), num_bank=len(train_y),
         num_test=len(test_y), machine=machine(),

@@ -261,6 +261,8 @@ class Jobs:
             its config and settings) and run nothing; nothing is written.
             Defaults to False.
         root (str, optional): The repository root the commands run from.
+        name (str): The tool's name in the progress lines and messages.
+            Defaults to 'label_efficiency'.
 
     Raises:
         FileExistsError: ``out`` holds finished jobs and neither
@@ -276,8 +278,9 @@ class Jobs:
     def __init__(self, out: str, resume: bool = False,
                  overwrite: bool = False, total: int = 0, gpus: int = 1,
                  commands: bool = False, dry_run: bool = False,
-                 root: Optional[str] = None) -> None:
-        self.out, self.resume = out, resume
+                 root: Optional[str] = None,
+                 name: str = 'label_efficiency') -> None:
+        self.out, self.resume, self.name = out, resume, name
         self.gpus, self.dry_run, self.root = gpus, dry_run, root
         self.commands = commands or gpus > 1
         self.reused: List[str] = []
@@ -289,7 +292,7 @@ class Jobs:
             done = self.finished()
             if done:
                 raise FileExistsError(
-                    f'label_efficiency: {out} already holds {len(done)} '
+                    f'{name}: {out} already holds {len(done)} '
                     f'finished jobs (e.g. {done[0]}); pass --resume to '
                     'reuse them and run the rest, --overwrite to run them '
                     'again, or choose another --out.')
@@ -299,7 +302,7 @@ class Jobs:
         what is left (the mean time of the jobs run so far, reused ones
         not counted, times the jobs still to start, this one included)."""
         elapsed = time.time() - self._clock
-        line = (f'[label_efficiency] job {self.started}'
+        line = (f'[{self.name}] job {self.started}'
                 + (f' of {self.total}' if self.total else '')
                 + f': {osp.basename(work_dir)}; elapsed {_hms(elapsed)}')
         if self.total and self._ran:
@@ -352,11 +355,11 @@ class Jobs:
                 saved = json.load(f)
             if saved.get('key') != key:
                 raise RuntimeError(
-                    f'label_efficiency --resume: {record} was run with '
+                    f'{self.name} --resume: {record} was run with '
                     f'other settings ({saved.get("key")} != {key}); use '
                     'another --out, or --overwrite.')
             self.reused.append(work_dir)
-            print(f'[label_efficiency] reusing {work_dir}', flush=True)
+            print(f'[{self.name}] reusing {work_dir}', flush=True)
             return saved['result']
         if self.dry_run:
             self._plan(cfg, work_dir, cfg_options or {})

@@ -100,6 +100,19 @@ def test_set_iters_scales_schedule_and_hooks():
     assert cfg.default_hooks.checkpoint.interval == 20
 
 
+def test_pretrain_options_reach_the_config():
+    cfg = fm._pretrain_cfg(ROOT, 'mics', 3, '/data', None, None, {
+        'model.loss_weights.reconstruction': 1.0,
+        'model.head.queue_size': 65536})
+    assert cfg.model.loss_weights.reconstruction == 1.0
+    assert cfg.model.head.queue_size == 65536
+    assert cfg.randomness.seed == 3
+    assert cfg.train_dataloader.dataset.data_root == '/data'
+    args = _tool().parse_args(['--out', 'x', '--pretrain-cfg-options',
+                               'model.head.queue_size=16'])
+    assert args.pretrain_cfg_options == {'model.head.queue_size': 16}
+
+
 def _summary(values):
     return {
         m: {p: dict(mean=float(np.mean(v)), std=float(np.std(v, ddof=1)),
@@ -154,7 +167,7 @@ def test_tiny_check_end_to_end(tmp_path, capsys):
     enc = fm.encoder_from_checkpoint(
         ROOT, str(out / 'pretrain' / 'mics_seed0' / 'iter_2.pth'), 0)
     assert enc.bn1.running_var.min() > 0
-    assert 'job 1 of 3' in capsys.readouterr().out
+    assert '[fashion_mnist_check] job 1 of 3' in capsys.readouterr().out
     with pytest.raises(FileExistsError, match='--resume'):
         _tool().main(argv)
     again = _tool().main(argv + ['--resume'])

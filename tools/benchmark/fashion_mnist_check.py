@@ -25,6 +25,8 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+from mmengine.config import DictAction
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -55,6 +57,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'mics_mm.benchmark.fashion_mnist.FINETUNE); with '
                         '--resume on an earlier --out only the fine-tuning '
                         'runs again')
+    parser.add_argument('--pretrain-cfg-options', nargs='+',
+                        action=DictAction, default=None,
+                        help='KEY=VALUE overrides of every pre-training '
+                        'config, as tools/train.py --cfg-options (ablations; '
+                        'use another --out)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: seed 0, 10 + 10 iterations, 2,000 '
                         'training and 1,000 test images')
@@ -100,7 +107,7 @@ def main(argv: Optional[List[str]] = None) -> Optional[dict]:
         **({} if args.finetune_config is None else dict(
             finetune_config=osp.relpath(osp.abspath(args.finetune_config),
                                         ROOT))),
-        resume=args.resume,
+        pretrain_options=args.pretrain_cfg_options, resume=args.resume,
         overwrite=args.overwrite, command=command)
     text = check_markdown(result)
     # results.json, or results-<config>.json for another fine-tuning config
