@@ -277,6 +277,26 @@ def _finetune_cfg(root: str, checkpoint: Optional[str], seed: int, data: str,
     return cfg
 
 
+def _finetune(root: str, out: str, jobs: Jobs, method: str,
+              ckpt: Optional[str], seed: int, data: str,
+              iters: Optional[int], config: str,
+              test_arrays: Dict[str, torch.Tensor],
+              test_y: np.ndarray) -> dict:
+    """Fine-tune one encoder at 1 % labels (a job under
+    ``<out>/finetune[-<config>]/``) and test it on the cached arrays."""
+    cfg = _finetune_cfg(root, ckpt, seed, data, iters, config)
+    stage = 'finetune' if config == FINETUNE else \
+        'finetune-' + osp.splitext(osp.basename(config))[0]
+    work = osp.join(out, stage, f'{method}_seed{seed}')
+    res = jobs.run(cfg, work, dict(
+        config=config, pretrained=ckpt, seed=seed, data=data, iters=iters))
+    return dict(
+        finetune_seconds=res['seconds'],
+        finetune_1pct=finetune_accuracy(
+            cfg, _last_checkpoint(work, int(cfg.train_cfg.max_iters)),
+            test_arrays, test_y))
+
+
 def run_check(root: str,
               out: str,
               data: str = FASHION_MNIST_ROOT,
@@ -290,6 +310,7 @@ def run_check(root: str,
               knn_k: int = 20,
               finetune_config: str = FINETUNE,
               pretrain_options: Optional[dict] = None,
+              finetune: bool = True,
               resume: bool = False,
               overwrite: bool = False,
               command: str = '') -> dict:
@@ -325,6 +346,8 @@ def run_check(root: str,
         pretrain_options (dict, optional): ``--cfg-options``-style
             overrides of every pre-training config (ablations, e.g. of
             MICS' loss weights with ``methods=['mics']``). Defaults to None.
+        finetune (bool): Fine-tune too; False scores kNN and the linear
+            probe only (ablations of the pre-training). Defaults to True.
         resume (bool): Reuse finished jobs under ``out``.
         overwrite (bool): Run every job again.
         command (str): The command line, recorded.
@@ -341,7 +364,7 @@ def run_check(root: str,
     start = time.time()
     n_pre = sum(PRETRAIN[m] is not None for m in methods) * len(seeds)
     jobs = Jobs(out, resume=resume, overwrite=overwrite,
-                total=n_pre + len(methods) * len(seeds),
+                total=n_pre + len(methods) * len(seeds) * finetune,
                 name='fashion_mnist_check')
     train_x, train_y = load_split(data, 'train', num_train)
     test_x, test_y = load_split(data, 'test', num_test)
@@ -396,25 +419,19 @@ def run_check(root: str,
                 with open(evaluated, 'w') as f:
                     json.dump(scores, f, indent=1)
                 run.update(scores)
-            cfg = _finetune_cfg(root, ckpt, seed, data, finetune_iters,
-                                finetune_config)
-            stage = 'finetune' if finetune_config == FINETUNE else \
-                'finetune-' + osp.splitext(osp.basename(finetune_config))[0]
-            work = osp.join(out, stage, f'{method}_seed{seed}')
-            res = jobs.run(cfg, work, dict(
-                config=finetune_config, pretrained=ckpt, seed=seed,
-                data=data, iters=finetune_iters))
-            run['finetune_seconds'] = res['seconds']
-            run['finetune_1pct'] = finetune_accuracy(
-                cfg, _last_checkpoint(work, int(cfg.train_cfg.max_iters)),
-                test_arrays, test_y)
+            if finetune:
+                run.update(_finetune(root, out, jobs, method, ckpt, seed, data,
+                                     finetune_iters, finetune_config,
+                                     test_arrays, test_y))
             runs.append(run)
             print(f'[fashion_mnist_check] {method} seed {seed}: ' + ', '.join(
-                f'{p} {run[p]:.4f}' for p in PROTOCOLS), flush=True)
+                f'{p} {run[p]:.4f}' for p in PROTOCOLS if p in run),
+                flush=True)
     if len({(b['iters'], b['batch']) for b in budgets.values()}) > 1:
         raise RuntimeError('fashion_mnist_check: unequal pre-training '
                            f'budgets {budgets}.')
-    summary = summarise_check(runs)
+    summary = summarise_check(runs, PROTOCOLS if finetune else
+                              PROTOCOLS[:2])
     return dict(
         command=command, data=data, seeds=list(seeds), methods=list(methods),
         finetune_config=finetune_config, pretrain_options=pretrain_options,
@@ -439,13 +456,14 @@ def machine() -> str:
             f'{torch.__version__} with {torch.get_num_threads()} threads')
 
 
-def summarise_check(runs: Sequence[dict]) -> Dict[str, dict]:
+def summarise_check(runs: Sequence[dict],
+                    protocols: Sequence[str] = PROTOCOLS) -> Dict[str, dict]:
     """Mean and sample std (over seeds) of each protocol per method."""
     out: Dict[str, dict] = {}
     for method in dict.fromkeys(r['method'] for r in runs):
         rows = [r for r in runs if r['method'] == method]
         out[method] = {}
-        for p in PROTOCOLS:
+        for p in protocols:
             values = np.array([r[p] for r in rows], dtype=float)
             out[method][p] = dict(
                 mean=float(values.mean()),
@@ -477,7 +495,8 @@ def verdict(summary: Dict[str, dict], margin: float = 0.01) -> dict:
                 margin, row[p]['std'] + rand[p]['std']))
             for p in ('knn', 'linear')
         }
-        if row['finetune_1pct']['mean'] < rand['finetune_1pct']['mean'] and \
+        if 'finetune_1pct' in row and \
+                row['finetune_1pct']['mean'] < rand['finetune_1pct']['mean'] and \
                 out['beats_random'][method]['linear']:
             out['finetune_below_scratch'].append(method)
     if 'mics' in summary and baselines:
@@ -495,11 +514,13 @@ def check_markdown(result: dict) -> str:
     """The results table (mean +- std over seeds, in %) and the verdict."""
     names = dict(knn='kNN (k=20) top-1', linear='linear probe top-1',
                  finetune_1pct='fine-tune 1 % labels top-1')
-    lines = ['| method | ' + ' | '.join(names[p] for p in PROTOCOLS) + ' |',
-             '| --- |' + ' --- |' * len(PROTOCOLS)]
+    protocols = [p for p in PROTOCOLS
+                 if p in next(iter(result['summary'].values()))]
+    lines = ['| method | ' + ' | '.join(names[p] for p in protocols) + ' |',
+             '| --- |' + ' --- |' * len(protocols)]
     for method, row in result['summary'].items():
         cells = [f'{100 * row[p]["mean"]:.2f} +- {100 * row[p]["std"]:.2f}'
-                 for p in PROTOCOLS]
+                 for p in protocols]
         lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
     budget = next(iter(result['budgets'].values()), None)
     lines.append('')

@@ -113,6 +113,17 @@ def test_pretrain_options_reach_the_config():
     assert args.pretrain_cfg_options == {'model.head.queue_size': 16}
 
 
+def test_markdown_without_finetuning():
+    runs = [dict(method=m, seed=s, knn=0.5 + 0.1 * s, linear=0.6)
+            for m in ('mics', 'random') for s in (0, 1)]
+    summary = fm.summarise_check(runs, fm.PROTOCOLS[:2])
+    assert set(summary['mics']) == {'knn', 'linear'}
+    text = fm.check_markdown(dict(
+        summary=summary, budgets={}, verdict=fm.verdict(summary)))
+    assert '| mics | 55.00 +- 7.07 | 60.00 +- 0.00 |' in text
+    assert 'fine-tune' not in text
+
+
 def _summary(values):
     return {
         m: {p: dict(mean=float(np.mean(v)), std=float(np.std(v, ddof=1)),

@@ -62,6 +62,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='KEY=VALUE overrides of every pre-training '
                         'config, as tools/train.py --cfg-options (ablations; '
                         'use another --out)')
+    parser.add_argument('--no-finetune', action='store_true',
+                        help='score kNN and the linear probe only '
+                        '(ablations of the pre-training)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: seed 0, 10 + 10 iterations, 2,000 '
                         'training and 1,000 test images')
@@ -107,7 +110,8 @@ def main(argv: Optional[List[str]] = None) -> Optional[dict]:
         **({} if args.finetune_config is None else dict(
             finetune_config=osp.relpath(osp.abspath(args.finetune_config),
                                         ROOT))),
-        pretrain_options=args.pretrain_cfg_options, resume=args.resume,
+        pretrain_options=args.pretrain_cfg_options,
+        finetune=not args.no_finetune, resume=args.resume,
         overwrite=args.overwrite, command=command)
     text = check_markdown(result)
     # results.json, or results-<config>.json for another fine-tuning config
