@@ -10,10 +10,10 @@ budgets). Each encoder, and a randomly initialised one per seed, is then
 scored three ways on the 10,000 test images:
 
 - **kNN**: weighted k-nearest neighbours (k = 20, cosine, temperature
-  0.07; :mod:`mics_mm.evaluation.knn`) with the 60,000 training images as
-  the memory bank;
+  0.07; :mod:`mics_mm.evaluation.knn`) with the first 10,000 training
+  images as the memory bank (``bank_size``);
 - **linear probe**: logistic regression on the frozen features of the
-  60,000 training images (:mod:`mics_mm.evaluation.linear_probe`);
+  same training images (:mod:`mics_mm.evaluation.linear_probe`);
 - **fine-tuning at 1 % labels**: the MICS multimodal classifier with the
   default fine-tuning recipe on a class-balanced 1 % (600 images, drawn
   per seed), initialised from the encoder (random init: from scratch).

@@ -1,12 +1,14 @@
 """Linear-probe accuracy of frozen features (logistic regression).
 
-The protocol of the self-supervised literature's linear evaluation on
-pre-extracted features (as in SimCLR's appendix B.5 and DINO's
-``eval_linear`` on frozen features, here without augmentation): features
-are standardised with the training set's mean and standard deviation, a
-multinomial logistic regression with an L2 penalty is fitted to the whole
-training set by full-batch L-BFGS (deterministic: no sampling), and the
-test set is classified by its argmax.
+The linear evaluation on pre-extracted features of SimCLR's transfer
+experiments (after Kornblith et al., 2019): an L2-regularised multinomial
+logistic regression fitted with L-BFGS on the features of un-augmented
+images. Here the features are standardised with the training set's mean
+and standard deviation, the regression is fitted to the whole training
+set by full-batch L-BFGS (deterministic: no sampling), and the test set is
+classified by its argmax. (mmpretrain's linear-probe configs instead
+train a linear head with SGD on augmented images; that protocol is the
+``*-linear-*`` configs'.)
 """
 from typing import Optional
 
