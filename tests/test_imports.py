@@ -69,7 +69,9 @@ GENERAL = {
     'UniFormer3D', 'MRIDataPreprocessor', 'ViewsAsBatchDataPreprocessor',
     'RandomStateHook', 'NonFiniteLossHook', 'ClsReportMetric',
     'PartwiseOptimWrapperConstructor', 'PackMRISegInputs',
-    'InflatedPretrained',
+    'InflatedPretrained', 'FashionMNISTMultiModal', 'GradientMagnitude',
+    # mmpretrain's name on purpose: every config gets the fixed hook
+    'PreciseBNHook',
     'ResampleToSpacing', 'PlaceOnCanvas',
     'UNETRDecoder3D', 'BraTSRegionHead', 'RandomFlip3D', 'BraTSMetric',
     'SeededSampler', 'SeededInfiniteSampler', 'KNNMonitorHook'

@@ -34,8 +34,10 @@ def test_pretrain_configs_schedule_encoder_only(path):
     assert cfg.param_scheduler.discriminator == []
     assert [s['type'] for s in cfg.param_scheduler.generator
             ] == ['LinearLR', 'CosineAnnealingLR']
+    # the cosine ends with the run (epochs, or iterations for the
+    # iteration-based Fashion-MNIST check)
     assert cfg.param_scheduler.generator[-1]['end'] == \
-        cfg.train_cfg.max_epochs
+        cfg.train_cfg.get('max_epochs', cfg.train_cfg.get('max_iters'))
     disc = cfg.optim_wrapper.discriminator.optimizer
     assert (disc.type, disc.lr, tuple(disc.betas)) == ('Adam', 2e-3,
                                                        (0.5, 0.999))
