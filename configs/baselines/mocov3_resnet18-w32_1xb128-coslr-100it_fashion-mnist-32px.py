@@ -9,13 +9,9 @@ model = dict(
     _delete_=True,
     type='MoCoV3',
     base_momentum=0.01,
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=32,
-        stem_channels=32,
-        norm_cfg=dict(type='BN'),
-        zero_init_residual=False),
+    # the SimCLR check config's encoder, without its zero-initialised
+    # residuals (as the Kvasir BYOL / MoCo v3 configs)
+    backbone=dict(_base_.model.backbone, zero_init_residual=False),
     neck=dict(
         type='NonLinearNeck',
         in_channels=256,

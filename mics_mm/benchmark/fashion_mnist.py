@@ -156,26 +156,30 @@ def set_iters(cfg: Config, iters: int) -> Config:
     return cfg
 
 
-def _backbone_cfg(root: str) -> dict:
+def _backbone_cfg(finetune_cfg: Config) -> dict:
     """The encoder every method trains, as mmpretrain's plain ``ResNet``
     (the fine-tuning config's backbone)."""
-    cfg = Config.fromfile(osp.join(root, FINETUNE))
-    backbone = dict(cfg.model.backbone)
+    backbone = dict(finetune_cfg.model.backbone)
     backbone['type'] = 'ResNet'
     return backbone
 
 
 def encoder_from_checkpoint(root: str, checkpoint: Optional[str],
-                            seed: int) -> torch.nn.Module:
+                            seed: int,
+                            finetune_cfg: Optional[Config] = None
+                            ) -> torch.nn.Module:
     """mmpretrain ``ResNet`` with the encoder of ``checkpoint`` loaded with
     ``strict=True`` (via :func:`~mics_mm.apis.export.extract_backbone`), or
     randomly initialised from ``seed`` when ``checkpoint`` is None; in
-    eval mode."""
+    eval mode. ``finetune_cfg``: the loaded :data:`FINETUNE` config (read
+    from ``root`` when None)."""
     from mmpretrain.registry import MODELS
 
     from ..apis.export import extract_backbone
     torch.manual_seed(seed)
-    encoder = MODELS.build(_backbone_cfg(root))
+    if finetune_cfg is None:
+        finetune_cfg = Config.fromfile(osp.join(root, FINETUNE))
+    encoder = MODELS.build(_backbone_cfg(finetune_cfg))
     if checkpoint is None:
         encoder.init_weights()
     else:
@@ -404,7 +408,7 @@ def run_check(root: str,
                     run.update(json.load(f))
             else:
                 began = time.time()
-                encoder = encoder_from_checkpoint(root, ckpt, seed)
+                encoder = encoder_from_checkpoint(root, ckpt, seed, ft_cfg)
                 bank = encoder_features(encoder, train_arr, mean, std)
                 query = encoder_features(encoder, test_arrays['image'], mean,
                                          std)
