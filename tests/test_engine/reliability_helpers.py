@@ -168,11 +168,50 @@ def write_config(path: str, base, body: str) -> str:
     return str(path)
 
 
-def mics_equivalence_config(path: str, data: str, recon: bool = False) -> str:
+# SGD with momentum in place of the configs' Adam / AdamW, for the runs
+# that compare 2 processes with 1 (``sgd=True``). Adam divides each
+# gradient entry by its own running magnitude, so (a) a gradient scaled
+# by a constant (a sum over ranks where a mean belongs, a loss scaled by
+# the world size) gives the same steps and goes unseen, and (b) entries
+# whose gradient is about as small as float rounding move by about lr
+# with the sign of the rounding noise: measured on this project's pinned
+# torch (2.14.1, CPU), BrainMVP's MD loss after 4 AdamW steps differed
+# by 2.3e-3 between 2 processes and 1, while with SGD every loss agreed
+# to 2.4e-7 and the weights to 1.7e-6. SGD's step is linear in the
+# gradient: rounding stays at rounding size and a scaled gradient shows
+# (test_distributed_equivalence.py's control runs with the gradient
+# doubled). No weight decay, so doubling lr doubles exactly the step.
+# MICS' learnable temperature takes 1/100 of the lr: its gradient is
+# ~100x the others' and at the full rate it jumps to its clamp.
+MICS_SGD = '''
+optim_wrapper = dict(
+    generator=dict(
+        optimizer=dict(_delete_=True, type='SGD', lr=0.1, momentum=0.9,
+                       weight_decay=0.0),
+        paramwise_cfg=dict(custom_keys=dict(temperature=dict(lr_mult=0.01)))),
+    discriminator=dict(
+        optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9)))
+'''
+BRAINMVP_SGD = '''
+optim_wrapper = dict(
+    sparse_templates=False,
+    optimizer=dict(_delete_=True, type='SGD', lr=0.01, momentum=0.9,
+                   weight_decay=0.0))
+'''
+# The options that double every step of those SGD runs (the control).
+DOUBLED_LR = {
+    'mics': ['optim_wrapper.generator.optimizer.lr=0.2',
+             'optim_wrapper.discriminator.optimizer.lr=0.02'],
+    'brainmvp': ['optim_wrapper.optimizer.lr=0.02'],
+}
+
+
+def mics_equivalence_config(path: str, data: str, recon: bool = False,
+                            sgd: bool = False) -> str:
     """MICS, ViT-tiny (LayerNorm only) at 32 px, consistency + aligned
     losses, a deterministic pipeline (no random crop / flip / jitter) and
     no reconstruction (its random masks are drawn per process), unless
-    ``recon``."""
+    ``recon``; SGD (``MICS_SGD``) in place of Adam if ``sgd``."""
     no_recon = ('recon_neck=dict(num_patches=16)'
                 if recon else 'recon_head=None, recon_neck=None')
     return write_config(
@@ -181,6 +220,7 @@ model = dict(
     backbone=dict(img_size=32),
     head=dict(queue_size=64),
     {no_recon})
+{MICS_SGD if sgd else ''}
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
@@ -196,14 +236,17 @@ default_hooks = dict(checkpoint=dict(interval=100, save_last=False))
 ''')
 
 
-def brainmvp_config(path: str, data: str, mask_ratio: float) -> str:
+def brainmvp_config(path: str, data: str, mask_ratio: float,
+                    sgd: bool = False) -> str:
     """BrainMVP, ViT-tiny at 32 px on T1 slices (every 3rd axial slice of
     each study, centred; no random slice / modality / crop), no projection
     neck (its BatchNorm1d), CL on from the start. One modality: the target
     slot is fixed and both views are MD views, so no per-process random
-    draw (slot, CMR partner) changes what the model sees."""
+    draw (slot, CMR partner) changes what the model sees. SGD
+    (``BRAINMVP_SGD``, dense templates) in place of the sparse-template
+    AdamW if ``sgd``."""
     return write_config(
-        path, BRAINMVP_VIT, f'''
+        path, BRAINMVP_VIT, f'''{BRAINMVP_SGD if sgd else ''}
 model = dict(
     backbone=dict(img_size=32, in_channels=1),
     recon_neck=dict(out_channels=1),
@@ -246,9 +289,11 @@ def write_equivalence_configs(out: str, kvasir: str,
                               mri: str) -> Dict[str, str]:
     """The derived configs of the equivalence runs, written to ``out``."""
     paths = equivalence_config_paths(out)
-    mics_equivalence_config(paths['mics'], kvasir)
+    # compared with 1 process: SGD; the masked runs keep the configs'
+    # optimizers (the sparse template AdamW must stay rank-consistent)
+    mics_equivalence_config(paths['mics'], kvasir, sgd=True)
     mics_equivalence_config(paths['mics_masked'], kvasir, recon=True)
-    brainmvp_config(paths['brainmvp'], mri, 0.0)
+    brainmvp_config(paths['brainmvp'], mri, 0.0, sgd=True)
     brainmvp_config(paths['brainmvp_masked'], mri, 0.8)
     return paths
 

@@ -17,14 +17,21 @@ One ``torchrun`` launch (``dist_driver.py``) runs, with a per-rank batch of
   pipelines are deterministic (resize / centred slice), MICS runs without
   its (randomly masked) reconstruction loss and BrainMVP at mask ratio 0.
   What remains must agree up to float rounding: per-rank partial sums and
-  DDP's gradient all-reduce change the summation order (~1e-7 relative),
-  and training amplifies it: when this test was written, BrainMVP's loss
-  after 4 steps differed by 2e-3 between 1 and 2 CPU threads of one and
-  the same single-process run. The reference therefore runs on 1 thread,
-  as each of the 2 processes does; the differences measured then were
-  <= 1e-5 (losses), and ``RTOL`` = 1e-3 is far below what a missing gather
-  changes (per-rank contrastive keys changed MICS' consistency loss by
-  8-27 % per step).
+  DDP's gradient all-reduce change the summation order (~1e-7 relative).
+- **SGD, not the configs' Adam / AdamW**, in these two runs
+  (``reliability_helpers.MICS_SGD`` / ``BRAINMVP_SGD``). Adam's step
+  divides every gradient entry by its own running magnitude: entries whose
+  gradient is rounding-sized move by ~lr with the sign of the noise, and
+  4 AdamW steps turned the 1e-7 into a 2.3e-3 difference of BrainMVP's MD
+  loss on the pinned torch 2.14.1 (and into 2e-3 between 1 and 2 threads
+  of one process when this test was first written); and Adam does not see
+  a gradient scaled by a constant at all. With SGD the losses agree to
+  ~2e-7 and the weights to ~2e-6 (measured), ``RTOL`` = 1e-3 is far below
+  what a missing gather changes (per-rank contrastive keys changed MICS'
+  consistency loss by 8-27 % per step), and the control
+  (``test_doubled_gradient_is_seen``) shows a gradient summed over the 2
+  ranks instead of averaged would fail it. The reference still runs on 1
+  thread, as each of the 2 processes does.
 - **Rank consistency**, asserted directly on each rank's final state dict:
   the whole model (MICS' queue, queue pointer, momentum encoder and
   discriminator; BrainMVP's templates after a run *with* masking, so they
@@ -140,6 +147,20 @@ def test_two_processes_match_one(two_process_runs, tmp_path, name, terms):
     assert rh.relative_state_diff(double, single) < RTOL
 
 
+@pytest.mark.parametrize('name', ['mics', 'brainmvp'])
+def test_doubled_gradient_is_seen(two_process_runs, tmp_path, name):
+    """The control of the test above: 1 process whose every step is
+    twice as long (lr x 2 with SGD and no weight decay: what a gradient
+    summed over the 2 ranks instead of averaged gives) is far outside
+    ``RTOL`` of the 2-process run."""
+    doubled = rh.train_and_record(
+        two_process_runs['configs'][name], str(tmp_path / name),
+        ['train_dataloader.batch_size=8', *rh.DOUBLED_LR[name]])
+    single = [rec['loss'] for rec in doubled['losses']]
+    double = _global_losses(two_process_runs['ranks'][name], 'loss')
+    assert rh.max_rel_diff(double, single) > 10 * RTOL, (single, double)
+
+
 def test_mics_state_identical_on_every_rank(two_process_runs):
     ranks = two_process_runs['ranks']['mics']
     state = ranks[0]['state']
@@ -164,8 +185,8 @@ def test_mics_ddp_broadcasts_no_buffers(two_process_runs, name):
 def test_brainmvp_templates_identical_on_every_rank(two_process_runs):
     ranks = two_process_runs['ranks']['brainmvp_masked']
     # Masking on: the templates were trained. (Same initialisation as the
-    # mask-ratio-0 run, whose templates get no gradient and move only by
-    # weight decay, ~1e-10.)
+    # mask-ratio-0 run, whose templates get no gradient and, with its SGD
+    # without weight decay, do not move.)
     still = two_process_runs['ranks']['brainmvp'][0]['state']
     key = 'templates.templates'
     assert float((ranks[0]['state'][key] - still[key]).abs().max()) > 1e-6
