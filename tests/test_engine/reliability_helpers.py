@@ -177,7 +177,8 @@ def write_config(path: str, base, body: str) -> str:
 # with the sign of the rounding noise: measured on this project's pinned
 # torch (2.14.1, CPU), BrainMVP's MD loss after 4 AdamW steps differed
 # by 2.3e-3 between 2 processes and 1, while with SGD every loss agreed
-# to 2.4e-7 and the weights to 1.7e-6. SGD's step is linear in the
+# to <= 1.5e-6 and the weights to 1e-5 (equivalence_report.py prints
+# both). SGD's step is linear in the
 # gradient: rounding stays at rounding size and a scaled gradient shows
 # (test_distributed_equivalence.py's control runs with the gradient
 # doubled). No weight decay, so doubling lr doubles exactly the step.
@@ -285,17 +286,90 @@ def equivalence_config_paths(out: str) -> Dict[str, str]:
     }
 
 
-def write_equivalence_configs(out: str, kvasir: str,
-                              mri: str) -> Dict[str, str]:
-    """The derived configs of the equivalence runs, written to ``out``."""
+def write_equivalence_configs(out: str, kvasir: str, mri: str,
+                              sgd: bool = True) -> Dict[str, str]:
+    """The derived configs of the equivalence runs, written to ``out``.
+    The two compared with 1 process take SGD unless ``sgd=False``
+    (``equivalence_report.py --adam``); the masked runs keep the configs'
+    optimizers (the sparse template AdamW must stay rank-consistent)."""
     paths = equivalence_config_paths(out)
-    # compared with 1 process: SGD; the masked runs keep the configs'
-    # optimizers (the sparse template AdamW must stay rank-consistent)
-    mics_equivalence_config(paths['mics'], kvasir, sgd=True)
+    mics_equivalence_config(paths['mics'], kvasir, sgd=sgd)
     mics_equivalence_config(paths['mics_masked'], kvasir, recon=True)
-    brainmvp_config(paths['brainmvp'], mri, 0.0, sgd=True)
+    brainmvp_config(paths['brainmvp'], mri, 0.0, sgd=sgd)
     brainmvp_config(paths['brainmvp_masked'], mri, 0.8)
     return paths
+
+
+EQUIVALENCE_RUNS = ('mics', 'brainmvp', 'brainmvp_masked', 'finetune',
+                    'mics_masked', 'brainmvp_same_seed')
+
+
+def run_two_processes(out: str, sgd: bool = True) -> dict:
+    """Write the demo data and the equivalence configs to ``out``, run
+    ``dist_driver.py`` on 2 gloo processes (1 thread each) and return the
+    configs, the data folders, every run's per-rank records and the log."""
+    import socket
+    kvasir = make_kvasir(osp.join(out, 'kvasir'), per_class=2)
+    mri = make_mri(osp.join(out, 'mri'))
+    configs = write_equivalence_configs(out, kvasir, mri, sgd=sgd)
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    env.pop('LOCAL_RANK', None)
+    proc = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        '2', '--master_port',
+        str(port),
+        osp.join(osp.dirname(osp.abspath(__file__)), 'dist_driver.py'), out,
+        kvasir
+    ],
+                          cwd=str(REPO),
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    ranks = {
+        name: [
+            torch.load(osp.join(out, f'{name}_rank{r}.pt'),
+                       weights_only=False) for r in range(2)
+        ]
+        for name in EQUIVALENCE_RUNS
+    }
+    return dict(out=out, kvasir=kvasir, configs=configs, ranks=ranks,
+                log=proc.stdout + proc.stderr)
+
+
+def global_losses(ranks: Sequence[dict], term: str) -> List[float]:
+    """Mean over ranks of each iteration's per-rank value."""
+    per_rank = [[rec[term] for rec in r['losses']] for r in ranks]
+    assert len(per_rank[0]) == len(per_rank[1]) > 0
+    return [sum(v) / len(v) for v in zip(*per_rank)]
+
+
+def one_process_diffs(runs: dict, name: str, work_dir: str,
+                      options: Sequence[str] = ()) -> dict:
+    """Train run ``name`` of ``run_two_processes`` in this process with
+    the global batch (8) and ``options``; return, against the 2-process
+    run, each logged term's largest relative difference over the steps
+    (``terms``), the relative difference of the final weights (``state``;
+    MICS' queue left out: it holds the same keys in rank order, compared
+    by the test) and this run's record (``one``)."""
+    one = train_and_record(runs['configs'][name], work_dir,
+                           ['train_dataloader.batch_size=8', *options])
+    ranks = runs['ranks'][name]
+    assert len(one['losses']) == len(ranks[0]['losses']) > 0
+    terms = {
+        term: max_rel_diff(global_losses(ranks, term),
+                           [rec[term] for rec in one['losses']])
+        for term in one['losses'][0]
+    }
+    double, single = dict(ranks[0]['state']), dict(one['state'])
+    double.pop('head.queue', None)
+    single.pop('head.queue', None)
+    return dict(terms=terms, state=relative_state_diff(double, single),
+                one=one)
 
 
 def finetune_options(data: str) -> List[str]:
