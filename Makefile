@@ -35,7 +35,7 @@ demo-brainmvp: $(STAMP)
 
 # Everything, the slow end-to-end / subprocess / multi-process tests too.
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 
 # Everything but the tests marked `slow` (under 2 minutes on 2 cores).
 test-fast: $(STAMP)
