@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import re
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -178,10 +179,10 @@ def write_config(path: str, base, body: str) -> str:
 # torch (2.14.1, CPU), BrainMVP's MD loss after 4 AdamW steps differed
 # by 2.3e-3 between 2 processes and 1, while with SGD every loss agreed
 # to <= 1.5e-6 and the weights to 1e-5 (equivalence_report.py prints
-# both). SGD's step is linear in the
-# gradient: rounding stays at rounding size and a scaled gradient shows
-# (test_distributed_equivalence.py's control runs with the gradient
-# doubled). No weight decay, so doubling lr doubles exactly the step.
+# both). SGD's step is linear in the gradient: rounding stays at rounding
+# size and a scaled gradient shows (test_distributed_equivalence.py's
+# control runs with the gradient doubled). No weight decay, so doubling
+# lr doubles exactly the step.
 # MICS' learnable temperature takes 1/100 of the lr: its gradient is
 # ~100x the others' and at the full rate it jumps to its clamp.
 MICS_SGD = '''
@@ -308,7 +309,6 @@ def run_two_processes(out: str, sgd: bool = True) -> dict:
     """Write the demo data and the equivalence configs to ``out``, run
     ``dist_driver.py`` on 2 gloo processes (1 thread each) and return the
     configs, the data folders, every run's per-rank records and the log."""
-    import socket
     kvasir = make_kvasir(osp.join(out, 'kvasir'), per_class=2)
     mri = make_mri(osp.join(out, 'mri'))
     configs = write_equivalence_configs(out, kvasir, mri, sgd=sgd)
