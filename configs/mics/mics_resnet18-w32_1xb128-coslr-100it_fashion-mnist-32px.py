@@ -23,8 +23,8 @@ model = dict(
     backbone=dict(depth=18, base_channels=32, stem_channels=32,
                   mask_patch_size=8, norm_cfg=dict(type='BN')),
     neck=dict(in_channels=256, out_channels=128),
-    # A queue of 4,096 keys (MoCo's CIFAR setting) instead of 65,536: see
-    # docs/benchmarks.md for the queue sizes tried.
+    # A queue of 4,096 keys (MoCo's CIFAR setting) instead of 65,536;
+    # docs/benchmarks.md ("MICS at this budget") compares it with 512.
     head=dict(feat_dim=128, queue_size=4096),
     recon_neck=dict(in_channels=256),
     recon_head=dict(patch_size=8),
