@@ -301,6 +301,13 @@ def write_equivalence_configs(out: str, kvasir: str, mri: str,
     return paths
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (for a rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 EQUIVALENCE_RUNS = ('mics', 'brainmvp', 'brainmvp_masked', 'finetune',
                     'mics_masked', 'brainmvp_same_seed')
 
@@ -312,15 +319,12 @@ def run_two_processes(out: str, sgd: bool = True) -> dict:
     kvasir = make_kvasir(osp.join(out, 'kvasir'), per_class=2)
     mri = make_mri(osp.join(out, 'mri'))
     configs = write_equivalence_configs(out, kvasir, mri, sgd=sgd)
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
     env.pop('LOCAL_RANK', None)
     proc = subprocess.run([
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
         '2', '--master_port',
-        str(port),
+        str(free_port()),
         osp.join(osp.dirname(osp.abspath(__file__)), 'dist_driver.py'), out,
         kvasir
     ],

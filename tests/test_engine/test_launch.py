@@ -1,7 +1,6 @@
 """Device checks and distributed start-up without a GPU
 (mics_mm.engine.runner.launch) and the CPU DDP wrapper."""
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,13 +13,9 @@ import torch.nn as nn
 
 from mics_mm.engine.runner import launch
 
+import reliability_helpers as rh
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 DIST_SCRIPT = textwrap.dedent("""
@@ -61,8 +56,8 @@ def test_cpu_distributed_init_pytorch_and_slurm():
         WORLD_SIZE='1',
         LOCAL_RANK='0',
         MASTER_ADDR='127.0.0.1',
-        MASTER_PORT=str(_free_port()),
-        SLURM_TEST_PORT=str(_free_port()),
+        MASTER_PORT=str(rh.free_port()),
+        SLURM_TEST_PORT=str(rh.free_port()),
         OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, '-c', DIST_SCRIPT],
                           cwd=REPO,
@@ -154,7 +149,7 @@ def gloo_group():
     assert not torch_dist.is_initialized()
     torch_dist.init_process_group(
         'gloo',
-        init_method=f'tcp://127.0.0.1:{_free_port()}',
+        init_method=f'tcp://127.0.0.1:{rh.free_port()}',
         rank=0,
         world_size=1)
     yield

@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -14,6 +13,8 @@ import torch
 import mmpretrain
 from mics_mm.testing.kvasir_demo import make_demo_kvasir
 from mics_mm.datasets.splits import make_splits
+
+import reliability_helpers as rh
 
 # end-to-end / subprocess / multi-process: `make test`, not `make test-fast`
 pytestmark = pytest.mark.slow
@@ -101,14 +102,8 @@ def test_resume_continues_like_an_uninterrupted_run(demo_root, tmp_path):
                                                                        term)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_dist_train_two_gloo_processes(demo_root, tmp_path):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(rh.free_port()))
     out = run([
         'bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
         str(tmp_path / 'ddp'), '--cfg-options',
@@ -141,7 +136,7 @@ def test_mmpretrain_packaged_train_runs_our_config(demo_root, tmp_path):
 def test_dist_finetune_two_gloo_processes(demo_root, tmp_path):
     """Fine-tuning under DDP: modality dropout leaves an encoder unused and
     the distribution-shift head gathers features from both ranks."""
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()))
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(rh.free_port()))
     opts = [
         f'{loader}.dataset.data_root={demo_root}'
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')

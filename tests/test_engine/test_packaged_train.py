@@ -4,7 +4,6 @@ runtime config, so nothing depends on our own script (docs/reliability.md).
 """
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -25,18 +24,12 @@ TINY = rh.TINY_CLS.replace(
 ).replace('max_epochs=3', 'max_epochs=1')
 
 
-def _port() -> str:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
-
-
 def _run(*args, nproc: int = 0) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS='1')
     env.pop('LOCAL_RANK', None)
     if nproc:
         cmd = [sys.executable, '-m', 'torch.distributed.run',
-               f'--nproc_per_node={nproc}', f'--master_port={_port()}',
+               f'--nproc_per_node={nproc}', f'--master_port={rh.free_port()}',
                PACKAGED, *map(str, args), '--launcher', 'pytorch']
     else:
         cmd = [sys.executable, PACKAGED, *map(str, args)]
